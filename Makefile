@@ -1,0 +1,83 @@
+# duet: one Makefile for everything; all output goes to build/.
+#   make            build every binary into build/bin/
+#   make check      install what is missing, build, run every test tier
+#   make demo       install what is missing, build, run the demo
+# See README.md and docs/architecture.md.
+
+BUILD ?= build
+CC ?= cc
+PYTHON ?= /usr/bin/python3
+DEPS_SCRIPT := scripts/deps.sh
+
+CFLAGS ?= -O2 -g
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+BASE_CPPFLAGS := -std=c11 -D_GNU_SOURCE -Ilib -Ivmm
+SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+LIB_SRCS := $(wildcard lib/*.c)
+VMM_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c vmm/hw/*.c))
+VMM_LIBS := -lpthread
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+asan_obj = $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(1))
+
+.SECONDARY:
+.PHONY: all check check-unit check-kvm check-system bench fuzz demo clean deps
+all: $(BUILD)/bin/duet-vmm
+
+deps:
+	@sh $(DEPS_SCRIPT)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CPPFLAGS) $(CFLAGS) $(WARNINGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/asan/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CPPFLAGS) $(CFLAGS) $(WARNINGS) $(SANITIZE) -MMD -MP -c $< -o $@
+
+$(BUILD)/lib/libduet.a: $(call obj,$(LIB_SRCS))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/asan/lib/libduet.a: $(call asan_obj,$(LIB_SRCS))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/bin/duet-vmm: $(call obj,vmm/main.c $(VMM_SRCS)) $(BUILD)/lib/libduet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(VMM_LIBS)
+
+# The sanitized duet-vmm that the kvm tier runs.
+$(BUILD)/asan/bin/duet-vmm: $(call asan_obj,vmm/main.c $(VMM_SRCS)) $(BUILD)/asan/lib/libduet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ $(VMM_LIBS)
+
+include tests/unit/unit.mk
+include tests/guests/guests.mk
+-include tests/system/rig.mk
+include tests/bench/bench.mk
+include tests/fuzz/fuzz.mk
+
+check: deps
+	$(MAKE) all
+	$(MAKE) check-unit
+	$(MAKE) check-kvm
+	$(MAKE) check-system
+
+check-kvm: $(BUILD)/asan/bin/duet-vmm $(GUEST_BINS) $(BROKEN_GUEST_BINS)
+	sh tests/kvm/run.sh $(BUILD)/asan/bin/duet-vmm $(BUILD)/guests $(GUEST_SRCS)
+	sh tests/kvm/selftest.sh $(BUILD)/asan/bin/duet-vmm $(BUILD)/guests
+	sh tests/kvm/test_cli.sh $(BUILD)/asan/bin/duet-vmm $(BUILD)/guests
+
+check-system: $(RIG_DEPS) $(BUILD)/bin/duet-vmm $(GUEST_BINS)
+	$(PYTHON) -m pytest -q tests/system
+
+demo: deps
+	$(MAKE) all guests
+	sh scripts/demo.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,27 @@
+/* Placing test and firmware images in guest RAM: flat binaries at a given
+ * address, ELF32/ELF64 executables at their own physical addresses. */
+#ifndef DUET_LOADER_H
+#define DUET_LOADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mem.h"
+#include "x86_boot.h"
+
+/* Where a flat image goes when no address is given: where a BIOS puts a
+ * boot sector. */
+#define LOADER_FLAT_DEFAULT_ADDR 0x7c00ULL
+
+/* loader_load: put `image` (len bytes) in guest RAM and say how to enter it.
+ * A flat image goes at `addr` (real-mode entry there; must lie below
+ * 1 MiB); an ELF goes where its program headers say. Returns -errno and
+ * points *why at a sentence for the user on failure. */
+int loader_load(struct guest_mem *mem, const uint8_t *image, size_t len,
+		uint64_t addr, struct boot_entry *entry, const char **why);
+
+/* loader_load_file: the same, reading the image from `path`. */
+int loader_load_file(struct guest_mem *mem, const char *path, uint64_t addr,
+		     struct boot_entry *entry, const char **why);
+
+#endif

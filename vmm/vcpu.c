@@ -1,0 +1,271 @@
+/* A virtual CPU: KVM vCPU set-up (CPUID), its thread and the run loop that
+ * turns KVM exits into bus accesses. */
+#include "vcpu.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* KVM_GET_SUPPORTED_CPUID fills 256 entries on these machines; leave room. */
+#define CPUID_MAX_ENTRIES 512
+
+#define CPUID_1_ECX_HYPERVISOR (1u << 31)
+#define CPUID_1_EDX_HTT (1u << 28)
+
+/* The signal that kicks a vCPU thread out of KVM_RUN. */
+#define SIG_VCPU_KICK SIGUSR1
+
+/* vcpu_setup_cpuid: what KVM supports, with this vCPU's APIC ID, the
+ * logical-processor count and the hypervisor bit (guests use it to pick
+ * paravirtual paths and to skip errata work meant for bare metal). */
+static int vcpu_setup_cpuid(struct vcpu *vcpu)
+{
+	struct kvm_cpuid2 *cpuid;
+	unsigned ncpus = vcpu->vm->ncpus;
+	int err = 0;
+
+	cpuid = calloc(1, sizeof(*cpuid) + CPUID_MAX_ENTRIES * sizeof(cpuid->entries[0]));
+	if (!cpuid)
+		return -ENOMEM;
+	cpuid->nent = CPUID_MAX_ENTRIES;
+	if (ioctl(vcpu->vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0) {
+		err = -errno;
+		log_error("cannot read the CPUID KVM supports: %s", strerror(errno));
+		goto out;
+	}
+	for (unsigned i = 0; i < cpuid->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+
+		switch (e->function) {
+		case 1:
+			e->ecx |= CPUID_1_ECX_HYPERVISOR;
+			e->ebx = (e->ebx & 0x0000ffffu) | (vcpu->index << 24) |
+				 ((ncpus & 0xff) << 16);
+			if (ncpus > 1)
+				e->edx |= CPUID_1_EDX_HTT;
+			break;
+		case 0xb:
+		case 0x1f:
+			/* Extended topology: every level reports our x2APIC ID. */
+			e->edx = vcpu->index;
+			break;
+		}
+	}
+	if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0) {
+		err = -errno;
+		log_error("KVM refused the vCPU's CPUID table: %s", strerror(errno));
+	}
+out:
+	free(cpuid);
+	return err;
+}
+
+int vcpu_create(struct vcpu *vcpu, struct vm *vm, unsigned index)
+{
+	vcpu->vm = vm;
+	vcpu->index = index;
+	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
+	if (vcpu->fd < 0) {
+		log_error("cannot create vCPU %u: %s", index, strerror(errno));
+		return -errno;
+	}
+	vcpu->run = mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, vcpu->fd, 0);
+	if (vcpu->run == MAP_FAILED) {
+		vcpu->run = NULL;
+		log_error("cannot map vCPU %u's run area: %s", index, strerror(errno));
+		return -errno;
+	}
+	return vcpu_setup_cpuid(vcpu);
+}
+
+void vcpu_destroy(struct vcpu *vcpu)
+{
+	if (vcpu->run)
+		munmap(vcpu->run, (size_t)vcpu->vm->run_size);
+	if (vcpu->fd > 0)
+		close(vcpu->fd);
+	vcpu->run = NULL;
+	vcpu->fd = -1;
+}
+
+static void vcpu_dump(struct vcpu *vcpu, const char *why)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0 ||
+	    ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0) {
+		log_error("vCPU %u: %s", vcpu->index, why);
+		return;
+	}
+	log_error("vCPU %u: %s at cs=%04x rip=%llx (rsp=%llx rax=%llx cr0=%llx efer=%llx)",
+		  vcpu->index, why, sregs.cs.selector, (unsigned long long)regs.rip,
+		  (unsigned long long)regs.rsp, (unsigned long long)regs.rax,
+		  (unsigned long long)sregs.cr0, (unsigned long long)sregs.efer);
+}
+
+static void vcpu_handle_io(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+
+	/* A string instruction (rep outsb) arrives as `count` accesses laid
+	 * out back to back in the run area. */
+	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
+		int hit;
+
+		if (run->io.direction == KVM_EXIT_IO_OUT)
+			hit = bus_write(&vcpu->vm->pio, run->io.port, data, run->io.size);
+		else
+			hit = bus_read(&vcpu->vm->pio, run->io.port, data, run->io.size);
+		if (!hit)
+			log_debug("vCPU %u: %s port %#x (size %u): no device", vcpu->index,
+				  run->io.direction == KVM_EXIT_IO_OUT ? "write to" : "read from",
+				  run->io.port, run->io.size);
+	}
+}
+
+static void vcpu_handle_mmio(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	unsigned len = run->mmio.len;
+
+	if (len > sizeof(run->mmio.data))
+		len = sizeof(run->mmio.data);
+	if (run->mmio.is_write)
+		bus_write(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
+	else
+		bus_read(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
+}
+
+static void vcpu_handle_system_event(struct vcpu *vcpu)
+{
+	switch (vcpu->run->system_event.type) {
+	case KVM_SYSTEM_EVENT_SHUTDOWN:
+		vm_stop(vcpu->vm, VM_STOP_POWEROFF, 0);
+		break;
+	default:
+		vcpu_dump(vcpu, "unexpected system event");
+		vm_stop(vcpu->vm, VM_STOP_ERROR, 1);
+		break;
+	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *vcpu = arg;
+	struct vm *vm = vcpu->vm;
+	sigset_t kick;
+	char name[16];
+
+	snprintf(name, sizeof(name), "vcpu%u", vcpu->index);
+	pthread_setname_np(pthread_self(), name);
+	sigemptyset(&kick);
+	sigaddset(&kick, SIG_VCPU_KICK);
+	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+
+	while (!atomic_load(&vm->stopping)) {
+		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				vcpu->run->immediate_exit = 0;
+				continue;
+			}
+			log_error("vCPU %u: KVM_RUN failed: %s", vcpu->index, strerror(errno));
+			vm_stop(vm, VM_STOP_ERROR, 1);
+			break;
+		}
+		switch (vcpu->run->exit_reason) {
+		case KVM_EXIT_IO:
+			vcpu_handle_io(vcpu);
+			break;
+		case KVM_EXIT_MMIO:
+			vcpu_handle_mmio(vcpu);
+			break;
+		case KVM_EXIT_SYSTEM_EVENT:
+			vcpu_handle_system_event(vcpu);
+			break;
+		case KVM_EXIT_SHUTDOWN:
+			vcpu_dump(vcpu, "guest triple-faulted");
+			vm_stop(vm, VM_STOP_ERROR, 1);
+			break;
+		case KVM_EXIT_INTR:
+			break;
+		case KVM_EXIT_FAIL_ENTRY:
+			log_error("vCPU %u: KVM could not enter the guest (reason %#llx)",
+				  vcpu->index,
+				  (unsigned long long)vcpu->run->fail_entry.hardware_entry_failure_reason);
+			vm_stop(vm, VM_STOP_ERROR, 1);
+			break;
+		case KVM_EXIT_INTERNAL_ERROR:
+			vcpu_dump(vcpu, "KVM internal error (often an instruction KVM cannot emulate)");
+			vm_stop(vm, VM_STOP_ERROR, 1);
+			break;
+		default: {
+			char why[64];
+
+			snprintf(why, sizeof(why), "unhandled KVM exit %u",
+				 vcpu->run->exit_reason);
+			vcpu_dump(vcpu, why);
+			vm_stop(vm, VM_STOP_ERROR, 1);
+			break;
+		}
+		}
+	}
+	return NULL;
+}
+
+static void vcpu_kick_handler(int sig)
+{
+	(void)sig;
+}
+
+static void vcpu_install_kick_handler(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = vcpu_kick_handler;
+	sigaction(SIG_VCPU_KICK, &sa, NULL);
+}
+
+int vcpu_start(struct vcpu *vcpu)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	sigset_t kick;
+	int err;
+
+	pthread_once(&once, vcpu_install_kick_handler);
+	/* vCPU threads unblock the kick signal themselves; everyone else
+	 * keeps it blocked, so a kick never lands on the wrong thread. */
+	sigemptyset(&kick);
+	sigaddset(&kick, SIG_VCPU_KICK);
+	pthread_sigmask(SIG_BLOCK, &kick, NULL);
+	err = -pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+	if (!err)
+		vcpu->started = 1;
+	return err;
+}
+
+void vcpu_kick(struct vcpu *vcpu)
+{
+	if (!vcpu->started)
+		return;
+	vcpu->run->immediate_exit = 1;
+	pthread_kill(vcpu->thread, SIG_VCPU_KICK);
+}
+
+void vcpu_join(struct vcpu *vcpu)
+{
+	if (vcpu->started)
+		pthread_join(vcpu->thread, NULL);
+	vcpu->started = 0;
+}

@@ -1,0 +1,273 @@
+/* VM set-up and tear-down on Linux KVM, and the stop decision. */
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "device.h"
+#include "log.h"
+#include "vcpu.h"
+
+/* Guest-physical pages KVM needs for its own use on Intel (the real-mode
+ * TSS and the identity page table); they sit just below the BIOS alias at
+ * the top of 4 GiB, where no RAM or device lives. */
+#define KVM_TSS_ADDR 0xfeffd000ULL
+#define KVM_IDENTITY_MAP_ADDR 0xfeffc000ULL
+
+static int vm_open_kvm(struct vm *vm)
+{
+	const char *path = vm->config->kvm_path;
+	int version;
+
+	vm->kvm_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		int err = -errno;
+
+		if (err == -ENOENT)
+			log_error("%s: no such device: this machine has no KVM "
+				  "(hardware virtualization switched off, or the "
+				  "kvm_intel/kvm_amd module not loaded)", path);
+		else
+			log_error("%s: %s", path, strerror(-err));
+		return err;
+	}
+	version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (version != KVM_API_VERSION) {
+		log_error("%s: not a KVM device (API version %d, want %d)", path,
+			  version, KVM_API_VERSION);
+		return -ENODEV;
+	}
+	vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (vm->run_size <= 0) {
+		log_error("%s: cannot size the vCPU run area", path);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static int vm_require_cap(struct vm *vm, int cap, const char *what)
+{
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, cap) > 0)
+		return 0;
+	log_error("KVM lacks %s, which duet-vmm needs", what);
+	return -ENOTSUP;
+}
+
+static int vm_map_memory(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->mem.nregions; i++) {
+		const struct mem_region *r = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region region = {
+			.slot = i,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uintptr_t)r->hva,
+		};
+
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+			int err = -errno;
+
+			log_error("cannot give the guest its memory: %s", strerror(errno));
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int vm_create_chipset(struct vm *vm)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t identity = KVM_IDENTITY_MAP_ADDR;
+
+	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity) < 0 ||
+	    ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0) {
+		log_error("KVM refused the TSS/identity-map pages: %s", strerror(errno));
+		return -errno;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		log_error("cannot create the in-kernel PIC/IOAPIC/LAPIC: %s",
+			  strerror(errno));
+		return -errno;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		log_error("cannot create the in-kernel PIT: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int vm_open_serial(struct vm *vm)
+{
+	const char *s = vm->config->serial;
+
+	if (!s || !strcmp(s, "stdio")) {
+		vm->serial_fd = dup(STDOUT_FILENO);
+		return vm->serial_fd < 0 ? -errno : 0;
+	}
+	if (!strcmp(s, "none")) {
+		vm->serial_fd = -1;
+		return 0;
+	}
+	vm->serial_fd = open(s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (vm->serial_fd < 0) {
+		int err = -errno;
+
+		log_error("serial output '%s': %s", s, strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *config)
+{
+	int err;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->config = config;
+	vm->kvm_fd = vm->vm_fd = vm->serial_fd = -1;
+	vm->mem.fd = -1;
+	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_cond_init(&vm->stop_cond, NULL);
+	bus_init(&vm->pio, "pio");
+	bus_init(&vm->mmio, "mmio");
+
+	err = vm_open_kvm(vm);
+	if (err)
+		return err;
+	if ((err = vm_require_cap(vm, KVM_CAP_IRQCHIP, "an in-kernel irqchip")) ||
+	    (err = vm_require_cap(vm, KVM_CAP_PIT2, "an in-kernel PIT")) ||
+	    (err = vm_require_cap(vm, KVM_CAP_USER_MEMORY, "user memory")) ||
+	    (err = vm_require_cap(vm, KVM_CAP_IMMEDIATE_EXIT, "immediate exit")))
+		return err;
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		err = -errno;
+		log_error("cannot create a VM: %s", strerror(errno));
+		return err;
+	}
+	err = mem_create(&vm->mem, config->memory);
+	if (err) {
+		log_error("cannot allocate %llu MiB of guest memory: %s",
+			  (unsigned long long)(config->memory >> 20), strerror(-err));
+		return err;
+	}
+	if ((err = vm_map_memory(vm)) || (err = vm_create_chipset(vm)) ||
+	    (err = vm_open_serial(vm)))
+		return err;
+
+	vm->ncpus = config->cpus;
+	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return -ENOMEM;
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		err = vcpu_create(&vm->vcpus[i], vm, i);
+		if (err)
+			return err;
+	}
+	return devices_init(vm);
+}
+
+int vm_on_destroy(struct vm *vm, void (*fn)(void *opaque), void *opaque)
+{
+	struct vm_cleanup *c = malloc(sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	*c = (struct vm_cleanup){ vm->cleanups, fn, opaque };
+	vm->cleanups = c;
+	return 0;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (unsigned i = 0; vm->vcpus && i < vm->ncpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	while (vm->cleanups) {
+		struct vm_cleanup *c = vm->cleanups;
+
+		vm->cleanups = c->next;
+		c->fn(c->opaque);
+		free(c);
+	}
+	if (vm->serial_fd >= 0)
+		close(vm->serial_fd);
+	mem_destroy(&vm->mem);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	bus_destroy(&vm->pio);
+	bus_destroy(&vm->mmio);
+	pthread_cond_destroy(&vm->stop_cond);
+	pthread_mutex_destroy(&vm->stop_lock);
+}
+
+void vm_irq_set(void *opaque, unsigned gsi, int level)
+{
+	struct vm *vm = opaque;
+	struct kvm_irq_level irq = { .irq = gsi, .level = level };
+
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
+		log_warn("interrupt line %u: %s", gsi, strerror(errno));
+}
+
+struct irq_pin vm_irq_pin(struct vm *vm, unsigned gsi)
+{
+	return (struct irq_pin){ vm_irq_set, vm, gsi };
+}
+
+void vm_stop(struct vm *vm, enum vm_stop_reason reason, int status)
+{
+	pthread_mutex_lock(&vm->stop_lock);
+	if (vm->stop_reason == VM_STOP_NONE) {
+		vm->stop_reason = reason;
+		vm->stop_status = status;
+	}
+	atomic_store(&vm->stopping, 1);
+	pthread_cond_broadcast(&vm->stop_cond);
+	pthread_mutex_unlock(&vm->stop_lock);
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+}
+
+int vm_run(struct vm *vm)
+{
+	int status;
+
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		int err = vcpu_start(&vm->vcpus[i]);
+
+		if (err) {
+			log_error("cannot start vCPU %u: %s", i, strerror(-err));
+			vm_stop(vm, VM_STOP_ERROR, 1);
+			break;
+		}
+	}
+	pthread_mutex_lock(&vm->stop_lock);
+	while (vm->stop_reason == VM_STOP_NONE)
+		pthread_cond_wait(&vm->stop_cond, &vm->stop_lock);
+	switch (vm->stop_reason) {
+	case VM_STOP_POWEROFF:
+		status = 0;
+		break;
+	case VM_STOP_TEST_EXIT:
+		status = vm->stop_status;
+		break;
+	default:
+		status = 1;
+		break;
+	}
+	pthread_mutex_unlock(&vm->stop_lock);
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+	return status;
+}

@@ -185,12 +185,41 @@ int vm_on_destroy(struct vm *vm, void (*fn)(void *opaque), void *opaque)
 	return 0;
 }
 
+int vm_on_reset(struct vm *vm, void (*fn)(void *opaque), void *opaque)
+{
+	struct vm_cleanup *c = malloc(sizeof(*c)), **tail = &vm->resets;
+
+	if (!c)
+		return -ENOMEM;
+	*c = (struct vm_cleanup){ NULL, fn, opaque };
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = c;
+	return 0;
+}
+
+void vm_request_reset(struct vm *vm)
+{
+	vm_stop(vm, VM_STOP_RESET, 0);
+}
+
+void vm_request_poweroff(struct vm *vm)
+{
+	vm_stop(vm, VM_STOP_POWEROFF, 0);
+}
+
 void vm_destroy(struct vm *vm)
 {
 	for (unsigned i = 0; vm->vcpus && i < vm->ncpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
 	vm->vcpus = NULL;
+	while (vm->resets) {
+		struct vm_cleanup *c = vm->resets;
+
+		vm->resets = c->next;
+		free(c);
+	}
 	while (vm->cleanups) {
 		struct vm_cleanup *c = vm->cleanups;
 

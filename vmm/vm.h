@@ -12,6 +12,9 @@
 #include "mem.h"
 
 struct kvm_run;
+struct event_loop;
+struct i8042;
+struct rtc;
 
 struct vcpu {
 	struct vm *vm;
@@ -28,6 +31,7 @@ enum vm_stop_reason {
 	VM_STOP_POWEROFF,    /* the guest powered off: status 0 */
 	VM_STOP_TEST_EXIT,   /* a write to the test-exit port: that value */
 	VM_STOP_ERROR,       /* the guest or the VMM failed: status 1 */
+	VM_STOP_RESET,       /* the guest asked for a reset: it restarts */
 };
 
 /* Something a device set up that vm_destroy must release. */
@@ -49,6 +53,12 @@ struct vm {
 	struct vcpu *vcpus;
 	int serial_fd;          /* where COM1 writes, -1 for nowhere */
 	struct vm_cleanup *cleanups; /* run last-registered first */
+	struct vm_cleanup *resets;   /* device reset handlers, in order added */
+	struct event_loop *loop;     /* back ends, timers, control socket */
+
+	/* Devices other parts talk to (input, CMOS set-up); NULL if absent. */
+	struct i8042 *i8042;
+	struct rtc *rtc;
 
 	pthread_mutex_t stop_lock;
 	pthread_cond_t stop_cond;
@@ -78,6 +88,19 @@ void vm_destroy(struct vm *vm);
 /* vm_on_destroy: have vm_destroy call fn(opaque), after the vCPUs stopped
  * and before the buses go; -ENOMEM if it cannot be recorded. */
 int vm_on_destroy(struct vm *vm, void (*fn)(void *opaque), void *opaque);
+
+/* vm_on_reset: have a guest reset (0xcf9, the i8042 pulse, a triple
+ * fault) call fn(opaque) while every vCPU is stopped, to put the device back
+ * in its power-on state. Handlers run in the order they were added. */
+int vm_on_reset(struct vm *vm, void (*fn)(void *opaque), void *opaque);
+
+/* vm_request_reset: what a device calls when the guest resets the machine
+ * (it restarts; the process goes on). Safe from any thread. */
+void vm_request_reset(struct vm *vm);
+
+/* vm_request_poweroff: the guest switched itself off (ACPI S5): duet-vmm
+ * ends with status 0. Safe from any thread. */
+void vm_request_poweroff(struct vm *vm);
 
 /* vm_irq_pin: an irq_pin for global system interrupt `gsi`. */
 struct irq_pin vm_irq_pin(struct vm *vm, unsigned gsi);

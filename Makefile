@@ -15,8 +15,10 @@ BASE_CPPFLAGS := -std=c11 -D_GNU_SOURCE -Ilib -Ivmm
 SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
 LIB_SRCS := $(wildcard lib/*.c)
-VMM_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c vmm/hw/*.c))
-VMM_LIBS := -lpthread
+VMM_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c vmm/hw/*.c vmm/virtio/*.c))
+VMM_PKGS := jansson libseccomp slirp inih
+VMM_LIBS := $(shell pkg-config --libs $(VMM_PKGS) 2>/dev/null) -lpthread
+BASE_CPPFLAGS += $(shell pkg-config --cflags $(VMM_PKGS) 2>/dev/null)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 asan_obj = $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(1))

@@ -24,6 +24,7 @@ struct vm_config {
 	struct load_spec loads[CONFIG_MAX_LOADS];
 	unsigned nloads;
 	int verbose;
+	int no_reboot;            /* a guest reset ends duet-vmm instead */
 };
 
 #endif

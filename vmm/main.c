@@ -67,6 +67,23 @@ static int load_images(struct vm *vm, struct boot_entry *entry)
 	return 0;
 }
 
+static struct boot_entry boot_entry;
+
+/* boot_images: at power-on and after each reset, put the images back (the
+ * guest may have overwritten them) and start the boot vCPU at the entry. */
+static int boot_images(struct vm *vm)
+{
+	struct boot_entry entry;
+	int err;
+
+	if (vm->restarts && load_images(vm, &entry))
+		return -EIO;
+	err = x86_boot_vcpu(&vm->vcpus[0], &boot_entry);
+	if (err)
+		log_error("cannot load the boot vCPU's registers: %s", strerror(-err));
+	return err;
+}
+
 int main(int argc, char **argv)
 {
 	static struct vm vm;
@@ -92,12 +109,8 @@ int main(int argc, char **argv)
 		vm_destroy(&vm);
 		return EXIT_SETUP;
 	}
-	rc = x86_boot_vcpu(&vm.vcpus[0], &entry);
-	if (rc) {
-		log_error("cannot load the boot vCPU's registers: %s", strerror(-rc));
-		vm_destroy(&vm);
-		return EXIT_SETUP;
-	}
+	boot_entry = entry;
+	vm.boot = boot_images;
 	status = vm_run(&vm);
 	vm_destroy(&vm);
 	return status;

@@ -25,6 +25,8 @@ static const char usage[] =
 	"                         may be given up to 8 times\n"
 	"  -s, --serial WHERE     where COM1 (0x3f8) output goes: stdio, none or a\n"
 	"                         file name (default: stdio)\n"
+	"      --no-reboot        end duet-vmm when the guest resets: status 0 for a\n"
+	"                         reset it asked for, 1 for a triple fault\n"
 	"  -v, --verbose          log more: device set-up, unclaimed I/O ports\n"
 	"  -h, --help             print this help and exit\n"
 	"  -V, --version          print the version and exit\n"
@@ -42,6 +44,7 @@ static const struct option long_options[] = {
 	{ "cpus", required_argument, NULL, 'c' },
 	{ "load", required_argument, NULL, 'l' },
 	{ "serial", required_argument, NULL, 's' },
+	{ "no-reboot", no_argument, NULL, 'R' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -127,6 +130,9 @@ int options_parse(int argc, char **argv, struct vm_config *c, char *err, size_t 
 				return -EINVAL;
 			}
 			c->serial = optarg;
+			break;
+		case 'R':
+			c->no_reboot = 1;
 			break;
 		case 'v':
 			c->verbose++;

@@ -20,6 +20,34 @@
 #define CPUID_1_ECX_HYPERVISOR (1u << 31)
 #define CPUID_1_EDX_HTT (1u << 28)
 
+/* MSRs a guest can leave pointing into its memory or otherwise armed;
+ * a reset puts them back to their power-on values (KVM's paravirtual
+ * clock and async-PF areas would otherwise be written after the reboot). */
+static const uint32_t vcpu_reset_msrs[] = {
+	0x00000174, 0x00000175, 0x00000176, /* SYSENTER_CS/ESP/EIP */
+	0x00000277,                         /* PAT */
+	0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084, /* STAR LSTAR CSTAR FMASK */
+	0xc0000102,                         /* KERNEL_GS_BASE */
+	0x4b564d00, 0x4b564d01,             /* kvmclock: wall clock, system time */
+	0x4b564d02, 0x4b564d03, 0x4b564d04, /* async PF, steal time, PV EOI */
+	0x00000011, 0x00000012,             /* old kvmclock */
+};
+#define VCPU_RESET_MSRS (sizeof(vcpu_reset_msrs) / sizeof(vcpu_reset_msrs[0]))
+
+struct vcpu_reset_state {
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_fpu fpu;
+	struct kvm_lapic_state lapic;
+	struct kvm_mp_state mp_state;
+	struct kvm_xcrs xcrs;
+	int has_xcrs;
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry entries[VCPU_RESET_MSRS];
+	} msrs;
+};
+
 /* The signal that kicks a vCPU thread out of KVM_RUN. */
 #define SIG_VCPU_KICK SIGUSR1
 
@@ -68,8 +96,57 @@ out:
 	return err;
 }
 
+/* vcpu_save_reset_state: remember the power-on state KVM gave us. */
+static int vcpu_save_reset_state(struct vcpu *vcpu)
+{
+	struct vcpu_reset_state *s = calloc(1, sizeof(*s));
+	unsigned n = 0;
+
+	if (!s)
+		return -ENOMEM;
+	vcpu->reset_state = s;
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &s->regs) < 0 ||
+	    ioctl(vcpu->fd, KVM_GET_SREGS, &s->sregs) < 0 ||
+	    ioctl(vcpu->fd, KVM_GET_FPU, &s->fpu) < 0 ||
+	    ioctl(vcpu->fd, KVM_GET_LAPIC, &s->lapic) < 0 ||
+	    ioctl(vcpu->fd, KVM_GET_MP_STATE, &s->mp_state) < 0)
+		return -errno;
+	s->has_xcrs = ioctl(vcpu->fd, KVM_GET_XCRS, &s->xcrs) == 0;
+	/* Keep only the MSRs this host's KVM knows: ask one at a time. */
+	for (unsigned i = 0; i < VCPU_RESET_MSRS; i++) {
+		struct {
+			struct kvm_msrs hdr;
+			struct kvm_msr_entry e;
+		} one = { .hdr.nmsrs = 1, .e.index = vcpu_reset_msrs[i] };
+
+		if (ioctl(vcpu->fd, KVM_GET_MSRS, &one) == 1)
+			s->msrs.entries[n++] = one.e;
+	}
+	s->msrs.hdr.nmsrs = n;
+	return 0;
+}
+
+int vcpu_reset(struct vcpu *vcpu)
+{
+	struct vcpu_reset_state *s = vcpu->reset_state;
+
+	if (ioctl(vcpu->fd, KVM_SET_SREGS, &s->sregs) < 0 ||
+	    ioctl(vcpu->fd, KVM_SET_REGS, &s->regs) < 0 ||
+	    ioctl(vcpu->fd, KVM_SET_FPU, &s->fpu) < 0 ||
+	    ioctl(vcpu->fd, KVM_SET_LAPIC, &s->lapic) < 0 ||
+	    ioctl(vcpu->fd, KVM_SET_MP_STATE, &s->mp_state) < 0)
+		return -errno;
+	if (s->has_xcrs && ioctl(vcpu->fd, KVM_SET_XCRS, &s->xcrs) < 0)
+		return -errno;
+	if (ioctl(vcpu->fd, KVM_SET_MSRS, &s->msrs) < 0)
+		return -errno;
+	return 0;
+}
+
 int vcpu_create(struct vcpu *vcpu, struct vm *vm, unsigned index)
 {
+	int err;
+
 	vcpu->vm = vm;
 	vcpu->index = index;
 	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
@@ -84,7 +161,13 @@ int vcpu_create(struct vcpu *vcpu, struct vm *vm, unsigned index)
 		log_error("cannot map vCPU %u's run area: %s", index, strerror(errno));
 		return -errno;
 	}
-	return vcpu_setup_cpuid(vcpu);
+	err = vcpu_setup_cpuid(vcpu);
+	if (err)
+		return err;
+	err = vcpu_save_reset_state(vcpu);
+	if (err)
+		log_error("cannot read vCPU %u's power-on state: %s", index, strerror(-err));
+	return err;
 }
 
 void vcpu_destroy(struct vcpu *vcpu)
@@ -93,6 +176,8 @@ void vcpu_destroy(struct vcpu *vcpu)
 		munmap(vcpu->run, (size_t)vcpu->vm->run_size);
 	if (vcpu->fd > 0)
 		close(vcpu->fd);
+	free(vcpu->reset_state);
+	vcpu->reset_state = NULL;
 	vcpu->run = NULL;
 	vcpu->fd = -1;
 }
@@ -153,6 +238,9 @@ static void vcpu_handle_system_event(struct vcpu *vcpu)
 	case KVM_SYSTEM_EVENT_SHUTDOWN:
 		vm_stop(vcpu->vm, VM_STOP_POWEROFF, 0);
 		break;
+	case KVM_SYSTEM_EVENT_RESET:
+		vm_request_reset(vcpu->vm);
+		break;
 	default:
 		vcpu_dump(vcpu, "unexpected system event");
 		vm_stop(vcpu->vm, VM_STOP_ERROR, 1);
@@ -195,7 +283,7 @@ static void *vcpu_thread(void *arg)
 			break;
 		case KVM_EXIT_SHUTDOWN:
 			vcpu_dump(vcpu, "guest triple-faulted");
-			vm_stop(vm, VM_STOP_ERROR, 1);
+			vm_stop(vm, VM_STOP_CRASH, 1);
 			break;
 		case KVM_EXIT_INTR:
 			break;

@@ -10,5 +10,8 @@ int vcpu_start(struct vcpu *vcpu);
 /* vcpu_kick: make the vCPU leave the guest soon and look at the VM state. */
 void vcpu_kick(struct vcpu *vcpu);
 void vcpu_join(struct vcpu *vcpu);
+/* vcpu_reset: put the vCPU back in its power-on state (registers, FPU,
+ * LAPIC, MP state, the MSRs a guest can leave armed such as kvmclock). */
+int vcpu_reset(struct vcpu *vcpu);
 
 #endif

@@ -12,8 +12,12 @@
 #include <unistd.h>
 
 #include "device.h"
+#include "event.h"
 #include "log.h"
 #include "vcpu.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 
 /* Guest-physical pages KVM needs for its own use on Intel (the real-mode
  * TSS and the identity page table); they sit just below the BIOS alias at
@@ -100,8 +104,22 @@ static int vm_create_chipset(struct vm *vm)
 		log_error("cannot create the in-kernel PIT: %s", strerror(errno));
 		return -errno;
 	}
+	/* Keep the power-on state of the PICs, IOAPIC and PIT for resets. */
+	vm->irqchip_reset = calloc(3, sizeof(*vm->irqchip_reset));
+	vm->pit_reset = calloc(1, sizeof(*vm->pit_reset));
+	if (!vm->irqchip_reset || !vm->pit_reset)
+		return -ENOMEM;
+	for (unsigned i = 0; i < 3; i++) {
+		vm->irqchip_reset[i].chip_id = i;
+		if (ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &vm->irqchip_reset[i]) < 0)
+			return -errno;
+	}
+	if (ioctl(vm->vm_fd, KVM_GET_PIT2, vm->pit_reset) < 0)
+		return -errno;
 	return 0;
 }
+
+static void vm_stop_event(void *opaque, uint32_t events);
 
 static int vm_open_serial(struct vm *vm)
 {
@@ -131,13 +149,21 @@ int vm_create(struct vm *vm, const struct vm_config *config)
 
 	memset(vm, 0, sizeof(*vm));
 	vm->config = config;
-	vm->kvm_fd = vm->vm_fd = vm->serial_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->serial_fd = vm->stop_fd = -1;
 	vm->mem.fd = -1;
 	pthread_mutex_init(&vm->stop_lock, NULL);
-	pthread_cond_init(&vm->stop_cond, NULL);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
 
+	err = event_loop_create(&vm->loop);
+	if (err)
+		return err;
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_fd < 0)
+		return -errno;
+	err = event_add_fd(vm->loop, vm->stop_fd, EPOLLIN, vm_stop_event, vm);
+	if (err)
+		return err;
 	err = vm_open_kvm(vm);
 	if (err)
 		return err;
@@ -236,7 +262,11 @@ void vm_destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);
-	pthread_cond_destroy(&vm->stop_cond);
+	free(vm->irqchip_reset);
+	free(vm->pit_reset);
+	if (vm->stop_fd >= 0)
+		close(vm->stop_fd);
+	event_loop_destroy(vm->loop);
 	pthread_mutex_destroy(&vm->stop_lock);
 }
 
@@ -256,34 +286,120 @@ struct irq_pin vm_irq_pin(struct vm *vm, unsigned gsi)
 
 void vm_stop(struct vm *vm, enum vm_stop_reason reason, int status)
 {
+	uint64_t one = 1;
+
 	pthread_mutex_lock(&vm->stop_lock);
 	if (vm->stop_reason == VM_STOP_NONE) {
 		vm->stop_reason = reason;
 		vm->stop_status = status;
 	}
 	atomic_store(&vm->stopping, 1);
-	pthread_cond_broadcast(&vm->stop_cond);
 	pthread_mutex_unlock(&vm->stop_lock);
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
+	if (write(vm->stop_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_error("cannot signal the guest's stop: %s", strerror(errno));
 }
 
-int vm_run(struct vm *vm)
+static int vm_start_vcpus(struct vm *vm)
 {
-	int status;
-
 	for (unsigned i = 0; i < vm->ncpus; i++) {
 		int err = vcpu_start(&vm->vcpus[i]);
 
 		if (err) {
 			log_error("cannot start vCPU %u: %s", i, strerror(-err));
 			vm_stop(vm, VM_STOP_ERROR, 1);
-			break;
+			return err;
 		}
 	}
+	return 0;
+}
+
+/* vm_reset: the machine's reset line. Every vCPU has stopped. */
+static int vm_reset(struct vm *vm)
+{
+	struct vm_cleanup *h;
+	int err;
+
+	for (unsigned i = 0; i < 3; i++)
+		if (ioctl(vm->vm_fd, KVM_SET_IRQCHIP, &vm->irqchip_reset[i]) < 0)
+			return -errno;
+	if (ioctl(vm->vm_fd, KVM_SET_PIT2, vm->pit_reset) < 0)
+		return -errno;
+	for (h = vm->resets; h; h = h->next)
+		h->fn(h->opaque);
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		err = vcpu_reset(&vm->vcpus[i]);
+		if (err)
+			return err;
+	}
+	return vm->boot ? vm->boot(vm) : 0;
+}
+
+/* vm_stop_event: on the event-loop thread, after vm_stop. Resets restart
+ * the guest here; anything else ends the loop. */
+static void vm_stop_event(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+	enum vm_stop_reason reason;
+	uint64_t n;
+	int err;
+
+	(void)events;
+	/* Join first, then drain: every vm_stop a vCPU made before it left
+	 * is then consumed by this one read. */
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+	if (read(vm->stop_fd, &n, sizeof(n)) < 0)
+		return;
 	pthread_mutex_lock(&vm->stop_lock);
-	while (vm->stop_reason == VM_STOP_NONE)
-		pthread_cond_wait(&vm->stop_cond, &vm->stop_lock);
+	reason = vm->stop_reason;
+	if (reason == VM_STOP_NONE) {
+		pthread_mutex_unlock(&vm->stop_lock);
+		return;
+	}
+	if (reason == VM_STOP_CRASH && vm->config->no_reboot) {
+		vm->stop_reason = VM_STOP_ERROR;
+		vm->stop_status = 1;
+	} else if (reason == VM_STOP_RESET && vm->config->no_reboot) {
+		vm->stop_reason = VM_STOP_POWEROFF;
+		vm->stop_status = 0;
+	}
+	reason = vm->stop_reason;
+	pthread_mutex_unlock(&vm->stop_lock);
+
+	if (reason != VM_STOP_RESET && reason != VM_STOP_CRASH) {
+		event_loop_quit(vm->loop);
+		return;
+	}
+	vm->restarts++;
+	log_info("guest reset%s; restarting it (restart %u)",
+		 reason == VM_STOP_CRASH ? " after a triple fault" : "", vm->restarts);
+	err = vm_reset(vm);
+	pthread_mutex_lock(&vm->stop_lock);
+	vm->stop_reason = VM_STOP_NONE;
+	atomic_store(&vm->stopping, 0);
+	pthread_mutex_unlock(&vm->stop_lock);
+	if (err) {
+		log_error("cannot reset the guest: %s", strerror(-err));
+		vm_stop(vm, VM_STOP_ERROR, 1);
+		return;
+	}
+	vm_start_vcpus(vm);
+}
+
+int vm_run(struct vm *vm)
+{
+	int status, err;
+
+	err = vm->boot ? vm->boot(vm) : 0;
+	if (err)
+		return 2;
+	vm_start_vcpus(vm); /* on failure it has already stopped the VM */
+	event_loop_run(vm->loop);
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+	pthread_mutex_lock(&vm->stop_lock);
 	switch (vm->stop_reason) {
 	case VM_STOP_POWEROFF:
 		status = 0;
@@ -296,7 +412,5 @@ int vm_run(struct vm *vm)
 		break;
 	}
 	pthread_mutex_unlock(&vm->stop_lock);
-	for (unsigned i = 0; i < vm->ncpus; i++)
-		vcpu_join(&vm->vcpus[i]);
 	return status;
 }

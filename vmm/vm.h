@@ -15,6 +15,11 @@ struct kvm_run;
 struct event_loop;
 struct i8042;
 struct rtc;
+struct pci_bus;
+struct piix;
+struct irqroute;
+
+struct vcpu_reset_state;
 
 struct vcpu {
 	struct vm *vm;
@@ -23,6 +28,7 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	int started;
+	struct vcpu_reset_state *reset_state; /* saved at creation */
 };
 
 /* Why a guest stopped; duet-vmm's exit status follows from it. */
@@ -32,6 +38,7 @@ enum vm_stop_reason {
 	VM_STOP_TEST_EXIT,   /* a write to the test-exit port: that value */
 	VM_STOP_ERROR,       /* the guest or the VMM failed: status 1 */
 	VM_STOP_RESET,       /* the guest asked for a reset: it restarts */
+	VM_STOP_CRASH,       /* triple fault: a reset, or status 1 with --no-reboot */
 };
 
 /* Something a device set up that vm_destroy must release. */
@@ -59,9 +66,19 @@ struct vm {
 	/* Devices other parts talk to (input, CMOS set-up); NULL if absent. */
 	struct i8042 *i8042;
 	struct rtc *rtc;
+	struct pci_bus *pci;
+	struct piix *piix;
+	struct irqroute *irqroute;
+
+	/* Puts the boot images back and loads the boot vCPU's registers, at
+	 * start and after every reset; set by whoever boots the guest. */
+	int (*boot)(struct vm *vm);
+	struct kvm_irqchip *irqchip_reset; /* PIC master, slave, IOAPIC */
+	struct kvm_pit_state2 *pit_reset;
+	unsigned restarts;                 /* how many times it was reset */
 
 	pthread_mutex_t stop_lock;
-	pthread_cond_t stop_cond;
+	int stop_fd;                /* eventfd: the event loop handles stops */
 	atomic_int stopping;
 	enum vm_stop_reason stop_reason;
 	int stop_status;
@@ -106,8 +123,9 @@ void vm_request_poweroff(struct vm *vm);
 struct irq_pin vm_irq_pin(struct vm *vm, unsigned gsi);
 void vm_irq_set(void *vm, unsigned gsi, int level);
 
-/* vm_run: start every vCPU and wait until the guest stops; returns the
- * process exit status that stop implies. */
+/* vm_run: boot the guest (vm->boot), run the event loop on this thread
+ * until the guest ends (resets restart it in place); returns the process
+ * exit status that the end implies. */
 int vm_run(struct vm *vm);
 
 /* vm_stop: ask the guest to stop for `reason` (the first request wins) and

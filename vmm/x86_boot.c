@@ -29,7 +29,7 @@
 
 int x86_boot_tables(struct guest_mem *mem, enum boot_mode mode)
 {
-	const uint64_t gdt[4] = { 0, GDT_CODE32, GDT_DATA, GDT_CODE64 };
+	const uint64_t gdt[4] = { 0, GDT_CODE32, GDT_CODE64, GDT_DATA };
 	uint64_t table[512];
 
 	if (mode == BOOT_REAL)
@@ -111,6 +111,7 @@ int x86_boot_vcpu(struct vcpu *vcpu, const struct boot_entry *entry)
 		}
 		regs.rip = entry->rip;
 		regs.rsp = BOOT_STACK_TOP;
+		regs.rsi = entry->rsi;
 	}
 	if (ioctl(vcpu->fd, KVM_SET_SREGS, &sregs) < 0 ||
 	    ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0)

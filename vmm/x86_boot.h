@@ -13,11 +13,14 @@ enum boot_mode { BOOT_REAL, BOOT_PROTECTED, BOOT_LONG };
 struct boot_entry {
 	enum boot_mode mode;
 	uint64_t rip;
+	uint64_t rsi;   /* Linux: the boot_params address */
+	int linux_boot; /* registers as the Linux boot protocol wants them */
 };
 
 /* Guest-physical layout of what x86_boot writes (below the 0x7000 line,
  * which images may not load into):
- *   0x0500  GDT: null, 0x08 code32, 0x10 data, 0x18 code64
+ *   0x0500  GDT: null, 0x08 code32, 0x10 code64, 0x18 data (the
+ *           Linux boot protocol's __BOOT_CS/__BOOT_DS for 64-bit entry)
  *   0x1000  PML4, 0x2000 PDPT, 0x3000-0x6fff four page directories
  * The stack starts at 0x9f000 in protected and long mode; in real mode at
  * the load address when that is below 64 KiB. */
@@ -29,8 +32,8 @@ struct boot_entry {
 #define BOOT_STACK_TOP 0x9f000ULL
 
 #define BOOT_SEL_CODE32 0x08
-#define BOOT_SEL_DATA 0x10
-#define BOOT_SEL_CODE64 0x18
+#define BOOT_SEL_CODE64 0x10
+#define BOOT_SEL_DATA 0x18
 
 /* x86_boot_tables: write the GDT (and page tables for long mode) into guest
  * RAM; -EFAULT when RAM is too small to hold them. */

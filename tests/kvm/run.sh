@@ -65,7 +65,13 @@ for src in "$@"; do
 		echo "    serial tail:"
 		tail -n 20 "$serial" 2>/dev/null | sed 's/^/    | /'
 		echo "    duet-vmm stderr:"
-		tail -n 20 "$errlog" | sed 's/^/    | /'
+		if [ "$(wc -l <"$errlog")" -gt 24 ]; then
+			head -n 16 "$errlog" | sed 's/^/    | /'
+			echo "    | ..."
+			tail -n 8 "$errlog" | sed 's/^/    | /'
+		else
+			sed 's/^/    | /' "$errlog"
+		fi
 	fi
 done
 echo "kvm: $passed passed, $failed failed"

@@ -57,7 +57,7 @@ $(BUILD)/asan/bin/duet-vmm: $(call asan_obj,vmm/main.c $(VMM_SRCS)) $(BUILD)/asa
 
 include tests/unit/unit.mk
 include tests/guests/guests.mk
--include tests/system/rig.mk
+include tests/system/rig.mk
 include tests/bench/bench.mk
 include tests/fuzz/fuzz.mk
 

@@ -203,8 +203,8 @@ int loader_load(struct guest_mem *mem, const uint8_t *image, size_t len,
 	return loader_flat(mem, image, len, addr, entry, why);
 }
 
-int loader_load_file(struct guest_mem *mem, const char *path, uint64_t addr,
-		     struct boot_entry *entry, const char **why)
+int loader_read_file(const char *path, uint64_t max, uint8_t **out, size_t *out_len,
+		     const char **why)
 {
 	struct stat st;
 	uint8_t *image;
@@ -222,9 +222,9 @@ int loader_load_file(struct guest_mem *mem, const char *path, uint64_t addr,
 		*why = "not a regular file";
 		return -EINVAL;
 	}
-	if ((uint64_t)st.st_size > LOADER_MAX_IMAGE) {
+	if ((uint64_t)st.st_size > max) {
 		close(fd);
-		*why = "image is larger than 1 GiB";
+		*why = "file is too large for guest RAM";
 		return -EFBIG;
 	}
 	image = malloc((size_t)st.st_size + 1);
@@ -248,7 +248,21 @@ int loader_load_file(struct guest_mem *mem, const char *path, uint64_t addr,
 		done += (size_t)n;
 	}
 	close(fd);
-	err = loader_load(mem, image, done, addr, entry, why);
+	*out = image;
+	*out_len = done;
+	return 0;
+}
+
+int loader_load_file(struct guest_mem *mem, const char *path, uint64_t addr,
+		     struct boot_entry *entry, const char **why)
+{
+	uint8_t *image;
+	size_t len;
+	int err = loader_read_file(path, LOADER_MAX_IMAGE, &image, &len, why);
+
+	if (err)
+		return err;
+	err = loader_load(mem, image, len, addr, entry, why);
 	free(image);
 	return err;
 }

@@ -20,6 +20,11 @@
 int loader_load(struct guest_mem *mem, const uint8_t *image, size_t len,
 		uint64_t addr, struct boot_entry *entry, const char **why);
 
+/* loader_read_file: a whole regular file of at most `max` bytes into a
+ * malloc'd buffer. */
+int loader_read_file(const char *path, uint64_t max, uint8_t **out, size_t *out_len,
+		     const char **why);
+
 /* loader_load_file: the same, reading the image from `path`. */
 int loader_load_file(struct guest_mem *mem, const char *path, uint64_t addr,
 		     struct boot_entry *entry, const char **why);

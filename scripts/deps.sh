@@ -24,6 +24,8 @@ libseccomp-dev
 libjansson-dev
 libinih-dev
 libslirp-dev
+libglib2.0-dev
+acpica-tools
 libvncserver-dev
 libpng-dev
 libpixman-1-dev

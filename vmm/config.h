@@ -1,5 +1,6 @@
-/* What a guest is made of, as the user asked for it on the command line:
- * filled by vmm/options.c, read by set-up. */
+/* What a guest is made of, as the user asked for it on the command line or
+ * in a guest file: filled by vmm/options.c, read by set-up. Every string is
+ * owned by the config (config_free releases them). */
 #ifndef DUET_CONFIG_H
 #define DUET_CONFIG_H
 
@@ -7,24 +8,38 @@
 
 #define CONFIG_MAX_LOADS 8
 #define CONFIG_MAX_CPUS 64
+#define CONFIG_MAX_DISKS 8
+#define CONFIG_MAX_NETS 4
 
 /* An image to place in guest memory before the first instruction. */
 struct load_spec {
-	const char *path;
+	char *path;
 	uint64_t addr;   /* flat images: where; ELF: ignored (own addresses) */
 	int has_addr;
 };
 
 struct vm_config {
-	const char *name;
+	char *name;
 	uint64_t memory;          /* bytes of guest RAM */
 	unsigned cpus;
-	const char *kvm_path;     /* the KVM device, /dev/kvm */
-	const char *serial;       /* "stdio", "none" or a file for COM1 */
+	char *kvm_path;           /* the KVM device, /dev/kvm */
+	char *serial;             /* "stdio", "none" or a file for COM1 */
 	struct load_spec loads[CONFIG_MAX_LOADS];
 	unsigned nloads;
+	char *kernel;             /* Linux bzImage for a direct boot */
+	char *initrd;
+	char *append;             /* kernel command line */
+	char *disks[CONFIG_MAX_DISKS]; /* --disk specs, parsed by the block layer */
+	unsigned ndisks;
+	char *nets[CONFIG_MAX_NETS];   /* --net specs, parsed by the net layer */
+	unsigned nnets;
+	char *control;            /* control socket path */
+	int rng;                  /* a virtio-rng device (default on for Linux) */
+	int input;                /* virtio keyboard + tablet (default on for Linux) */
 	int verbose;
 	int no_reboot;            /* a guest reset ends duet-vmm instead */
 };
+
+void config_free(struct vm_config *config);
 
 #endif

@@ -1,5 +1,6 @@
-/* duet-vmm: one virtual machine on Linux KVM. main() turns the command line
- * into a running guest and the guest's end into an exit status. */
+/* duet-vmm: one virtual machine on Linux KVM. main() turns the
+ * configuration into a running guest and the guest's end into an exit
+ * status. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -8,26 +9,45 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include "hw/piix.h"
+#include "linux_boot.h"
 #include "loader.h"
 #include "log.h"
 #include "options.h"
-#include "x86_boot.h"
+#include "pci.h"
+#include "platform.h"
 #include "vm.h"
+#include "x86_boot.h"
 
 /* Exit status when the VM cannot be set up (see --help). */
 #define EXIT_SETUP 2
 
+/* What the boot hook needs again after every reset. */
+struct boot_state {
+	struct boot_entry entry;    /* --load: the first image's entry */
+	uint8_t *kernel, *initrd;   /* --kernel: files read once */
+	size_t kernel_len, initrd_len;
+};
+
+static struct boot_state boot_state;
+
 /* check_inputs: every file the user named must be readable before any
  * set-up starts, so a typo costs one clear line and nothing else. */
-static int check_inputs(const struct vm_config *c)
+static int check_file(const char *what, const char *path)
 {
-	for (unsigned i = 0; i < c->nloads; i++) {
-		if (access(c->loads[i].path, R_OK) < 0) {
-			log_error("image '%s': %s", c->loads[i].path, strerror(errno));
-			return -1;
-		}
+	if (path && access(path, R_OK) < 0) {
+		log_error("%s '%s': %s", what, path, strerror(errno));
+		return -1;
 	}
 	return 0;
+}
+
+static int check_inputs(const struct vm_config *c)
+{
+	for (unsigned i = 0; i < c->nloads; i++)
+		if (check_file("image", c->loads[i].path))
+			return -1;
+	return check_file("kernel", c->kernel) || check_file("initrd", c->initrd) ? -1 : 0;
 }
 
 /* check_memory: refuse more guest RAM than the host has (RAM + swap): the
@@ -67,18 +87,63 @@ static int load_images(struct vm *vm, struct boot_entry *entry)
 	return 0;
 }
 
-static struct boot_entry boot_entry;
+static int read_kernel_files(const struct vm_config *c, struct boot_state *b,
+			     uint64_t limit)
+{
+	const char *why = "";
 
-/* boot_images: at power-on and after each reset, put the images back (the
- * guest may have overwritten them) and start the boot vCPU at the entry. */
-static int boot_images(struct vm *vm)
+	if (loader_read_file(c->kernel, limit, &b->kernel, &b->kernel_len, &why)) {
+		log_error("kernel '%s': %s", c->kernel, why);
+		return -1;
+	}
+	if (c->initrd && loader_read_file(c->initrd, limit, &b->initrd, &b->initrd_len, &why)) {
+		log_error("initrd '%s': %s", c->initrd, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* boot_load: --load images. At power-on and after each reset, put the
+ * images back (the guest may have overwritten them) and start the boot
+ * vCPU at the entry. */
+static int boot_load(struct vm *vm)
 {
 	struct boot_entry entry;
 	int err;
 
 	if (vm->restarts && load_images(vm, &entry))
 		return -EIO;
-	err = x86_boot_vcpu(&vm->vcpus[0], &boot_entry);
+	err = x86_boot_vcpu(&vm->vcpus[0], &boot_state.entry);
+	if (err)
+		log_error("cannot load the boot vCPU's registers: %s", strerror(-err));
+	return err;
+}
+
+/* boot_kernel: --kernel. Do what firmware would (PCI resources, the PM
+ * block, ACPI tables), then load Linux and enter it. */
+static int boot_kernel(struct vm *vm)
+{
+	const struct vm_config *c = vm->config;
+	struct linux_image img = {
+		.kernel = boot_state.kernel, .kernel_len = boot_state.kernel_len,
+		.initrd = boot_state.initrd, .initrd_len = boot_state.initrd_len,
+		.cmdline = c->append,
+	};
+	struct boot_entry entry;
+	const char *why = "";
+	int err;
+
+	piix_firmware_setup(vm);
+	pci_assign_resources(vm);
+	err = platform_acpi_place(vm, &img.acpi_rsdp);
+	if (err)
+		return err;
+	err = linux_load(&vm->mem, &img, &entry, &why);
+	if (err) {
+		log_error("kernel '%s': %s", c->kernel, why);
+		return err;
+	}
+	err = x86_boot_vcpu(&vm->vcpus[0], &entry);
 	if (err)
 		log_error("cannot load the boot vCPU's registers: %s", strerror(-err));
 	return err;
@@ -88,30 +153,41 @@ int main(int argc, char **argv)
 {
 	static struct vm vm;
 	struct vm_config config;
-	struct boot_entry entry;
-	char err[256];
-	int rc, status;
+	char err[512];
+	int rc, status = EXIT_SETUP;
 
 	log_init("duet-vmm");
 	rc = options_parse(argc, argv, &config, err, sizeof(err));
-	if (rc == 1)
+	if (rc == 1) {
+		config_free(&config);
 		return 0;
+	}
 	if (rc < 0) {
 		log_error("%s", err);
+		config_free(&config);
 		return EXIT_SETUP;
 	}
 	if (config.verbose)
 		log_set_level(LOG_DEBUG);
 
-	if (check_inputs(&config) || check_memory(&config))
-		return EXIT_SETUP;
-	if (vm_create(&vm, &config) || load_images(&vm, &entry)) {
-		vm_destroy(&vm);
-		return EXIT_SETUP;
+	if (check_inputs(&config) || check_memory(&config) ||
+	    (config.kernel && read_kernel_files(&config, &boot_state, config.memory)))
+		goto out;
+	if (vm_create(&vm, &config))
+		goto out_vm;
+	if (config.kernel) {
+		vm.boot = boot_kernel;
+	} else {
+		if (load_images(&vm, &boot_state.entry))
+			goto out_vm;
+		vm.boot = boot_load;
 	}
-	boot_entry = entry;
-	vm.boot = boot_images;
 	status = vm_run(&vm);
+out_vm:
 	vm_destroy(&vm);
+out:
+	free(boot_state.kernel);
+	free(boot_state.initrd);
+	config_free(&config);
 	return status;
 }

@@ -9,6 +9,7 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "hw/piix.h"
 #include "linux_boot.h"
 #include "loader.h"
@@ -174,6 +175,8 @@ int main(int argc, char **argv)
 	    (config.kernel && read_kernel_files(&config, &boot_state, config.memory)))
 		goto out;
 	if (vm_create(&vm, &config))
+		goto out_vm;
+	if (config.control && control_start(&vm, config.control))
 		goto out_vm;
 	if (config.kernel) {
 		vm.boot = boot_kernel;

@@ -152,6 +152,8 @@ int vm_create(struct vm *vm, const struct vm_config *config)
 	vm->kvm_fd = vm->vm_fd = vm->serial_fd = vm->stop_fd = -1;
 	vm->mem.fd = -1;
 	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_cond_init(&vm->parked_cond, NULL);
+	pthread_cond_init(&vm->resume_cond, NULL);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
 
@@ -267,6 +269,8 @@ void vm_destroy(struct vm *vm)
 	if (vm->stop_fd >= 0)
 		close(vm->stop_fd);
 	event_loop_destroy(vm->loop);
+	pthread_cond_destroy(&vm->parked_cond);
+	pthread_cond_destroy(&vm->resume_cond);
 	pthread_mutex_destroy(&vm->stop_lock);
 }
 
@@ -294,11 +298,43 @@ void vm_stop(struct vm *vm, enum vm_stop_reason reason, int status)
 		vm->stop_status = status;
 	}
 	atomic_store(&vm->stopping, 1);
+	pthread_cond_broadcast(&vm->resume_cond);
+	pthread_cond_broadcast(&vm->parked_cond);
 	pthread_mutex_unlock(&vm->stop_lock);
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	if (write(vm->stop_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_error("cannot signal the guest's stop: %s", strerror(errno));
+}
+
+void vm_park_vcpu(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->stop_lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->parked_cond);
+	while (atomic_load(&vm->paused) && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->resume_cond, &vm->stop_lock);
+	vm->parked--;
+	pthread_mutex_unlock(&vm->stop_lock);
+}
+
+void vm_pause(struct vm *vm)
+{
+	atomic_store(&vm->paused, 1);
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	pthread_mutex_lock(&vm->stop_lock);
+	while (vm->parked < vm->ncpus && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->parked_cond, &vm->stop_lock);
+	pthread_mutex_unlock(&vm->stop_lock);
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->stop_lock);
+	atomic_store(&vm->paused, 0);
+	pthread_cond_broadcast(&vm->resume_cond);
+	pthread_mutex_unlock(&vm->stop_lock);
 }
 
 static int vm_start_vcpus(struct vm *vm)

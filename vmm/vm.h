@@ -77,7 +77,13 @@ struct vm {
 	struct kvm_pit_state2 *pit_reset;
 	unsigned restarts;                 /* how many times it was reset */
 
-	pthread_mutex_t stop_lock;
+	/* Pausing: vCPU threads park on resume_cond while `paused` is set. */
+	atomic_int paused;
+	unsigned parked;
+	pthread_cond_t parked_cond;
+	pthread_cond_t resume_cond;
+
+	pthread_mutex_t stop_lock;  /* also guards parked */
 	int stop_fd;                /* eventfd: the event loop handles stops */
 	atomic_int stopping;
 	enum vm_stop_reason stop_reason;
@@ -118,6 +124,13 @@ void vm_request_reset(struct vm *vm);
 /* vm_request_poweroff: the guest switched itself off (ACPI S5): duet-vmm
  * ends with status 0. Safe from any thread. */
 void vm_request_poweroff(struct vm *vm);
+
+/* vm_pause: take every vCPU out of the guest and keep it out; returns
+ * once all are parked. vm_resume lets them go on. */
+void vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+/* vcpu side of pausing: park while vm->paused (called by the run loop). */
+void vm_park_vcpu(struct vm *vm);
 
 /* vm_irq_pin: an irq_pin for global system interrupt `gsi`. */
 struct irq_pin vm_irq_pin(struct vm *vm, unsigned gsi);

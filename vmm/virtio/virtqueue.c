@@ -265,7 +265,7 @@ int vq_pop(struct virtqueue *vq, struct vq_elem *elem)
 		return 0;
 	/* Acquire: the ring entry and the descriptors it leads to are read
 	 * after idx, so we see what the driver wrote before its barrier and
-	 * idx update (2.7.13 "Updating idx"). */
+	 * idx update (2.7.13.3 "Updating idx"). */
 	avail_idx = ring_load(vq->avail, VIRTQ_AVAIL_IDX, __ATOMIC_ACQUIRE);
 	if (avail_idx == vq->last_avail_idx) {
 		if (!vq->notify || !vq->event_idx)
@@ -386,7 +386,7 @@ bool vq_enable_notify(struct virtqueue *vq)
 		vq_set_used_flags(vq, 0);
 	/* Full barrier: the request must be visible before we look for
 	 * buffers, or a driver that added one meanwhile and read our old
-	 * request (so did not notify) would wait forever (2.7.13 "Notifying
+	 * request (so did not notify) would wait forever (2.7.13.4 "Notifying
 	 * The Device" is the driver's half). */
 	atomic_thread_fence(memory_order_seq_cst);
 	avail_idx = ring_load(vq->avail, VIRTQ_AVAIL_IDX, __ATOMIC_ACQUIRE);

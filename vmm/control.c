@@ -1,0 +1,265 @@
+/* The control socket (see control.h). Runs on the event-loop thread; every
+ * byte a client sends is untrusted: lines are bounded, JSON is parsed by
+ * jansson, and only known commands with the right types act. */
+#include "control.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "hw/piix.h"
+#include "log.h"
+#include "vm.h"
+
+/* A request line longer than this is refused and the client dropped. */
+#define CONTROL_LINE_MAX 4096
+#define CONTROL_MAX_CLIENTS 16
+
+struct control;
+
+struct control_client {
+	struct control *ctl;
+	int fd;
+	size_t len;
+	char buf[CONTROL_LINE_MAX];
+};
+
+struct control {
+	struct vm *vm;
+	int listen_fd;
+	char *path;
+	struct timespec started;
+	struct control_client *clients[CONTROL_MAX_CLIENTS];
+};
+
+static void control_send(struct control_client *c, json_t *reply)
+{
+	char *text = json_dumps(reply, JSON_COMPACT);
+	size_t len, done = 0;
+
+	json_decref(reply);
+	if (!text)
+		return;
+	len = strlen(text);
+	text[len++] = '\n'; /* json_dumps leaves room: we replace the NUL */
+	/* Replies are small; a client that will not read them loses them
+	 * rather than stalling the VMM (the socket is non-blocking). */
+	while (done < len) {
+		ssize_t n = send(c->fd, text + done, len - done, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	free(text);
+}
+
+static json_t *control_error(const char *fmt, const char *arg)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), fmt, arg);
+	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+}
+
+static json_t *control_status(struct control *ctl)
+{
+	struct vm *vm = ctl->vm;
+	struct timespec now;
+	double uptime;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	uptime = (double)(now.tv_sec - ctl->started.tv_sec) +
+		 (double)(now.tv_nsec - ctl->started.tv_nsec) / 1e9;
+	return json_pack("{s:b, s:s, s:s, s:i, s:I, s:i, s:f}", "ok", 1, "name",
+			 vm->config->name, "state", atomic_load(&vm->paused) ? "paused" : "running",
+			 "cpus", (int)vm->ncpus, "memory", (json_int_t)vm->config->memory,
+			 "restarts", (int)vm->restarts, "uptime", uptime);
+}
+
+static json_t *control_execute(struct control *ctl, const char *line)
+{
+	struct vm *vm = ctl->vm;
+	json_error_t jerr;
+	json_t *req = json_loads(line, JSON_REJECT_DUPLICATES, &jerr), *cmd, *reply;
+	const char *name;
+
+	if (!req)
+		return control_error("not JSON: %s", jerr.text);
+	if (!json_is_object(req)) {
+		json_decref(req);
+		return control_error("%s", "a request is a JSON object");
+	}
+	cmd = json_object_get(req, "command");
+	if (!json_is_string(cmd)) {
+		json_decref(req);
+		return control_error("%s", "a request needs \"command\": a string");
+	}
+	name = json_string_value(cmd);
+	if (!strcmp(name, "status")) {
+		reply = control_status(ctl);
+	} else if (!strcmp(name, "pause")) {
+		vm_pause(vm);
+		reply = control_status(ctl);
+	} else if (!strcmp(name, "resume")) {
+		vm_resume(vm);
+		reply = control_status(ctl);
+	} else if (!strcmp(name, "reset")) {
+		log_info("reset requested on the control socket");
+		vm_request_reset(vm);
+		reply = json_pack("{s:b}", "ok", 1);
+	} else if (!strcmp(name, "powerdown")) {
+		if (!vm->piix) {
+			reply = control_error("%s", "this machine has no ACPI power button");
+		} else {
+			piix_power_button(vm);
+			reply = json_pack("{s:b}", "ok", 1);
+		}
+	} else if (!strcmp(name, "quit")) {
+		log_info("quit requested on the control socket");
+		vm_stop(vm, VM_STOP_POWEROFF, 0);
+		reply = json_pack("{s:b}", "ok", 1);
+	} else {
+		reply = control_error("unknown command '%s' (status, pause, resume, reset, "
+				      "powerdown, quit)", name);
+	}
+	json_decref(req);
+	return reply;
+}
+
+static void control_client_close(struct control_client *c)
+{
+	struct control *ctl = c->ctl;
+
+	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (ctl->clients[i] == c)
+			ctl->clients[i] = NULL;
+	event_del_fd(ctl->vm->loop, c->fd);
+	close(c->fd);
+	free(c);
+}
+
+static void control_client_readable(void *opaque, uint32_t events)
+{
+	struct control_client *c = opaque;
+	ssize_t n;
+	char *nl;
+
+	(void)events;
+	n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		control_client_close(c);
+		return;
+	}
+	c->len += (size_t)n;
+	while ((nl = memchr(c->buf, '\n', c->len)) != NULL) {
+		size_t line_len = (size_t)(nl - c->buf);
+
+		*nl = 0;
+		if (line_len > 0 && strspn(c->buf, " \t\r") != line_len)
+			control_send(c, control_execute(c->ctl, c->buf));
+		memmove(c->buf, nl + 1, c->len - line_len - 1);
+		c->len -= line_len + 1;
+	}
+	if (c->len == sizeof(c->buf)) {
+		control_send(c, control_error("%s", "request line too long"));
+		control_client_close(c);
+	}
+}
+
+static void control_accept(void *opaque, uint32_t events)
+{
+	struct control *ctl = opaque;
+	struct control_client *c;
+	int fd;
+	unsigned slot;
+
+	(void)events;
+	fd = accept4(ctl->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	for (slot = 0; slot < CONTROL_MAX_CLIENTS && ctl->clients[slot]; slot++)
+		;
+	c = slot < CONTROL_MAX_CLIENTS ? calloc(1, sizeof(*c)) : NULL;
+	if (!c) {
+		close(fd); /* too many clients: the newest one goes */
+		return;
+	}
+	c->ctl = ctl;
+	c->fd = fd;
+	if (event_add_fd(ctl->vm->loop, fd, EPOLLIN, control_client_readable, c)) {
+		close(fd);
+		free(c);
+		return;
+	}
+	ctl->clients[slot] = c;
+}
+
+static void control_free(void *opaque)
+{
+	struct control *ctl = opaque;
+
+	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (ctl->clients[i])
+			control_client_close(ctl->clients[i]);
+	event_del_fd(ctl->vm->loop, ctl->listen_fd);
+	close(ctl->listen_fd);
+	unlink(ctl->path);
+	free(ctl->path);
+	free(ctl);
+}
+
+int control_start(struct vm *vm, const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct control *ctl;
+	struct stat st;
+	int err;
+
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		log_error("control socket '%s': path too long", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(addr.sun_path, path);
+	ctl = calloc(1, sizeof(*ctl));
+	if (!ctl || !(ctl->path = strdup(path))) {
+		free(ctl);
+		return -ENOMEM;
+	}
+	ctl->vm = vm;
+	clock_gettime(CLOCK_MONOTONIC, &ctl->started);
+	ctl->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	/* A socket left by a VMM that died is replaced; any other file is not. */
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);
+	if (ctl->listen_fd < 0 || bind(ctl->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    listen(ctl->listen_fd, 8) < 0) {
+		err = -errno;
+		log_error("control socket '%s': %s", path, strerror(errno));
+		if (ctl->listen_fd >= 0)
+			close(ctl->listen_fd);
+		free(ctl->path);
+		free(ctl);
+		return err;
+	}
+	chmod(path, 0600);
+	err = event_add_fd(vm->loop, ctl->listen_fd, EPOLLIN, control_accept, ctl);
+	if (!err)
+		err = vm_on_destroy(vm, control_free, ctl);
+	if (err) {
+		close(ctl->listen_fd);
+		free(ctl->path);
+		free(ctl);
+	}
+	return err;
+}

@@ -123,7 +123,7 @@ static int aml_reserve(struct aml *a, size_t extra)
 
 void aml_bytes(struct aml *a, const void *data, size_t len)
 {
-	if (aml_reserve(a, len))
+	if (len == 0 || aml_reserve(a, len))
 		return;
 	memcpy(a->buf + a->len, data, len);
 	a->len += len;

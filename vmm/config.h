@@ -38,6 +38,7 @@ struct vm_config {
 	int input;                /* virtio keyboard + tablet (default on for Linux) */
 	int verbose;
 	int no_reboot;            /* a guest reset ends duet-vmm instead */
+	int sandbox;              /* seccomp after set-up (default on) */
 };
 
 void config_free(struct vm_config *config);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysinfo.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "control.h"
@@ -25,7 +26,8 @@
 
 /* What the boot hook needs again after every reset. */
 struct boot_state {
-	struct boot_entry entry;    /* --load: the first image's entry */
+	uint8_t *images[CONFIG_MAX_LOADS]; /* --load: files read once */
+	size_t image_lens[CONFIG_MAX_LOADS];
 	uint8_t *kernel, *initrd;   /* --kernel: files read once */
 	size_t kernel_len, initrd_len;
 };
@@ -70,20 +72,18 @@ static int check_memory(const struct vm_config *c)
 	return 0;
 }
 
-static int load_images(struct vm *vm, struct boot_entry *entry)
+/* read_images: every --load file into memory, once: resets place them
+ * again from there (the sandbox allows no opening of files by then). */
+static int read_images(const struct vm_config *c, struct boot_state *b)
 {
-	const struct vm_config *c = vm->config;
-
 	for (unsigned i = 0; i < c->nloads; i++) {
-		struct boot_entry e;
 		const char *why = "";
 
-		if (loader_load_file(&vm->mem, c->loads[i].path, c->loads[i].addr, &e, &why)) {
+		if (loader_read_file(c->loads[i].path, c->memory, &b->images[i],
+				     &b->image_lens[i], &why)) {
 			log_error("image '%s': %s", c->loads[i].path, why);
 			return -1;
 		}
-		if (i == 0)
-			*entry = e;
 	}
 	return 0;
 }
@@ -109,12 +109,23 @@ static int read_kernel_files(const struct vm_config *c, struct boot_state *b,
  * vCPU at the entry. */
 static int boot_load(struct vm *vm)
 {
-	struct boot_entry entry;
+	const struct vm_config *c = vm->config;
+	struct boot_entry entry = { 0 };
 	int err;
 
-	if (vm->restarts && load_images(vm, &entry))
-		return -EIO;
-	err = x86_boot_vcpu(&vm->vcpus[0], &boot_state.entry);
+	for (unsigned i = 0; i < c->nloads; i++) {
+		struct boot_entry e;
+		const char *why = "";
+
+		if (loader_load(&vm->mem, boot_state.images[i], boot_state.image_lens[i],
+				c->loads[i].addr, &e, &why)) {
+			log_error("image '%s': %s", c->loads[i].path, why);
+			return -EINVAL;
+		}
+		if (i == 0)
+			entry = e;
+	}
+	err = x86_boot_vcpu(&vm->vcpus[0], &entry);
 	if (err)
 		log_error("cannot load the boot vCPU's registers: %s", strerror(-err));
 	return err;
@@ -158,6 +169,9 @@ int main(int argc, char **argv)
 	int rc, status = EXIT_SETUP;
 
 	log_init("duet-vmm");
+	/* Read the time zone now: the sandbox allows no opening of
+	 * /etc/localtime later, when the RTC first needs local time. */
+	tzset();
 	rc = options_parse(argc, argv, &config, err, sizeof(err));
 	if (rc == 1) {
 		config_free(&config);
@@ -172,25 +186,22 @@ int main(int argc, char **argv)
 		log_set_level(LOG_DEBUG);
 
 	if (check_inputs(&config) || check_memory(&config) ||
-	    (config.kernel && read_kernel_files(&config, &boot_state, config.memory)))
+	    (config.kernel && read_kernel_files(&config, &boot_state, config.memory)) ||
+	    read_images(&config, &boot_state))
 		goto out;
 	if (vm_create(&vm, &config))
 		goto out_vm;
 	if (config.control && control_start(&vm, config.control))
 		goto out_vm;
-	if (config.kernel) {
-		vm.boot = boot_kernel;
-	} else {
-		if (load_images(&vm, &boot_state.entry))
-			goto out_vm;
-		vm.boot = boot_load;
-	}
+	vm.boot = config.kernel ? boot_kernel : boot_load;
 	status = vm_run(&vm);
 out_vm:
 	vm_destroy(&vm);
 out:
 	free(boot_state.kernel);
 	free(boot_state.initrd);
+	for (unsigned i = 0; i < CONFIG_MAX_LOADS; i++)
+		free(boot_state.images[i]);
 	config_free(&config);
 	return status;
 }

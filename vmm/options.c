@@ -186,6 +186,16 @@ static int set_no_reboot(struct vm_config *c, const char *v, char *err, size_t n
 	return parse_flag("no-reboot", v, &c->no_reboot, err, n);
 }
 
+static int set_no_sandbox(struct vm_config *c, const char *v, char *err, size_t n)
+{
+	int off;
+
+	if (parse_flag("no-sandbox", v, &off, err, n))
+		return -EINVAL;
+	c->sandbox = !off;
+	return 0;
+}
+
 static int set_verbose(struct vm_config *c, const char *v, char *err, size_t n)
 {
 	int on;
@@ -224,6 +234,8 @@ static const struct option_desc option_table[] = {
 	  "(default: stdio)", set_serial },
 	{ "no-reboot", 'R', NULL, "end duet-vmm when the guest resets: status 0 for a\n"
 	  "reset it asked for, 1 for a triple fault", set_no_reboot },
+	{ "no-sandbox", 0, NULL, "do not put duet-vmm under its seccomp allow-list after\n"
+	  "set-up (for debugging; see docs/vmm.md)", set_no_sandbox },
 	{ "verbose", 'v', NULL, "log more: device set-up, unclaimed I/O ports", set_verbose },
 };
 #define OPTION_COUNT (sizeof(option_table) / sizeof(option_table[0]))
@@ -375,6 +387,7 @@ int options_parse(int argc, char **argv, struct vm_config *c, char *err, size_t 
 	c->cpus = 1;
 	c->rng = 1;
 	c->input = 1;
+	c->sandbox = 1;
 	err[0] = 0;
 	if (set_string(&c->name, "name", "guest", err, errlen) ||
 	    set_string(&c->kvm_path, "kvm", "/dev/kvm", err, errlen) ||

@@ -96,6 +96,20 @@ out:
 	return err;
 }
 
+static void vcpu_kick_handler(int sig)
+{
+	(void)sig;
+}
+
+static void vcpu_install_kick_handler(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = vcpu_kick_handler;
+	sigaction(SIG_VCPU_KICK, &sa, NULL);
+}
+
 /* vcpu_save_reset_state: remember the power-on state KVM gave us. */
 static int vcpu_save_reset_state(struct vcpu *vcpu)
 {
@@ -145,7 +159,11 @@ int vcpu_reset(struct vcpu *vcpu)
 
 int vcpu_create(struct vcpu *vcpu, struct vm *vm, unsigned index)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	int err;
+
+	/* At set-up: the sandbox allows no sigaction later. */
+	pthread_once(&once, vcpu_install_kick_handler);
 
 	vcpu->vm = vm;
 	vcpu->index = index;
@@ -315,27 +333,11 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
-static void vcpu_kick_handler(int sig)
-{
-	(void)sig;
-}
-
-static void vcpu_install_kick_handler(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = vcpu_kick_handler;
-	sigaction(SIG_VCPU_KICK, &sa, NULL);
-}
-
 int vcpu_start(struct vcpu *vcpu)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	sigset_t kick;
 	int err;
 
-	pthread_once(&once, vcpu_install_kick_handler);
 	/* vCPU threads unblock the kick signal themselves; everyone else
 	 * keeps it blocked, so a kick never lands on the wrong thread. */
 	sigemptyset(&kick);

@@ -25,7 +25,7 @@ asan_obj = $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(1))
 
 .SECONDARY:
 .PHONY: all check check-unit check-kvm check-system bench fuzz demo clean deps
-all: $(BUILD)/bin/duet-vmm
+all: $(BUILD)/bin/duet-vmm $(BUILD)/bin/duet-vmctl
 
 deps:
 	@sh $(DEPS_SCRIPT)
@@ -49,6 +49,10 @@ $(BUILD)/asan/lib/libduet.a: $(call asan_obj,$(LIB_SRCS))
 $(BUILD)/bin/duet-vmm: $(call obj,vmm/main.c $(VMM_SRCS)) $(BUILD)/lib/libduet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(VMM_LIBS)
+
+$(BUILD)/bin/duet-vmctl: $(call obj,vmm/vmctl/duet-vmctl.c) $(BUILD)/lib/libduet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ -ljansson
 
 # The sanitized duet-vmm that the kvm tier runs.
 $(BUILD)/asan/bin/duet-vmm: $(call asan_obj,vmm/main.c $(VMM_SRCS)) $(BUILD)/asan/lib/libduet.a

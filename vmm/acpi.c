@@ -196,7 +196,7 @@ void acpi_config_default(struct acpi_config *cfg, unsigned cpus, uint64_t ram_en
 	cfg->reset_port = 0xcf9;
 	cfg->reset_value = 0x06;
 	cfg->ram_end_low = ram_end_low;
-	cfg->pirq_devfn = (1 << 3) | 0;
+	cfg->pirq_devfn = (1 << 3) | 0; /* 00:01.0, the PIIX ISA bridge */
 	cfg->pirq_offset = 0x60;
 	cfg->isa_devices = ACPI_ISA_ALL;
 	cfg->pci_slots = ACPI_MAX_PCI_SLOTS;

@@ -2,7 +2,7 @@
  * ACPI 6.4 chapter 20 ("ACPI Machine Language Specification"), and the
  * resource descriptors of chapter 6.4 ("Resource Data Types for ACPI").
  *
- * AML is prefix code, so an `struct aml` is written front to back in the
+ * AML is prefix code, so a `struct aml` is written front to back in the
  * order the bytes appear: an operator's function emits its opcode only and
  * the caller emits its operands next, in the order the spec lists them.
  * Objects that carry a PkgLength (Scope, Device, Method, If, Else, Package,

@@ -16,6 +16,7 @@
 
 #include "event.h"
 #include "hw/piix.h"
+#include "input.h"
 #include "log.h"
 #include "vm.h"
 
@@ -123,13 +124,23 @@ static json_t *control_execute(struct control *ctl, const char *line)
 			piix_power_button(vm);
 			reply = json_pack("{s:b}", "ok", 1);
 		}
+	} else if (!strcmp(name, "sendkey")) {
+		json_t *keys = json_object_get(req, "keys");
+		char why[160];
+
+		if (!json_is_string(keys))
+			reply = control_error("%s", "sendkey needs \"keys\": e.g. \"ctrl-alt-delete\"");
+		else if (input_sendkey(vm, json_string_value(keys), why, sizeof(why)))
+			reply = control_error("%s", why);
+		else
+			reply = json_pack("{s:b}", "ok", 1);
 	} else if (!strcmp(name, "quit")) {
 		log_info("quit requested on the control socket");
 		vm_stop(vm, VM_STOP_POWEROFF, 0);
 		reply = json_pack("{s:b}", "ok", 1);
 	} else {
 		reply = control_error("unknown command '%s' (status, pause, resume, reset, "
-				      "powerdown, quit)", name);
+				      "powerdown, sendkey, quit)", name);
 	}
 	json_decref(req);
 	return reply;

@@ -17,6 +17,7 @@ struct i8042;
 struct rtc;
 struct pci_bus;
 struct piix;
+struct virtio_input;
 struct irqroute;
 
 struct vcpu_reset_state;
@@ -68,6 +69,8 @@ struct vm {
 	struct rtc *rtc;
 	struct pci_bus *pci;
 	struct piix *piix;
+	struct virtio_input *input_keyboard;
+	struct virtio_input *input_tablet;
 	struct irqroute *irqroute;
 
 	/* Puts the boot images back and loads the boot vCPU's registers, at

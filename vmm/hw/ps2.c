@@ -479,10 +479,7 @@ void ps2_kbd_write(struct ps2_kbd *k, uint8_t byte)
 		kbd_parameter(k, byte);
 		return;
 	}
-	/* A command cancels one waiting for its parameter, and the keyboard
-	 * drops replies not yet sent. */
-	k->pending = 0;
-	queue_clear(&k->reply);
+	k->pending = 0; /* a command cancels one waiting for its parameter */
 	switch (byte) {
 	case KBD_CMD_SET_LEDS:
 	case KBD_CMD_SCANCODE_SET:
@@ -739,7 +736,6 @@ void ps2_mouse_write(struct ps2_mouse *m, uint8_t byte)
 		return;
 	}
 	m->pending = 0;
-	queue_clear(&m->reply);
 	switch (byte) {
 	case AUX_CMD_SCALING_1TO1:
 	case AUX_CMD_SCALING_2TO1:

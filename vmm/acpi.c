@@ -232,7 +232,8 @@ static int config_check(const struct acpi_config *cfg)
 #define LINK_INT_FLAGS (AML_INT_CONSUMER | AML_INT_SHARED)
 
 /* dsdt_prt_link: the link a slot's pin (0 = INTA#) lands on, the swizzle
- * of pci.c: PIRQ (slot + pin) mod 4, LNKA = PIRQA. Slot 1 INTA# is the
+ * of pci.c and of SeaBIOS/QEMU's PC: PIRQ (slot + pin - 1) mod 4, so slot 1
+ * INTA# is PIRQA and LNKA = PIRQA. Slot 1 INTA# is the
  * PIIX4 PM function's, which is the SCI (LNKS), as on QEMU's PC. */
 static const char *dsdt_prt_link(unsigned slot, unsigned pin)
 {
@@ -242,7 +243,7 @@ static const char *dsdt_prt_link(unsigned slot, unsigned pin)
 
 	if (slot == 1 && pin == 0)
 		return "\\_SB.LNKS";
-	return links[(slot + pin) & 3];
+	return links[(slot + pin + 3) & 3];
 }
 
 /* dsdt_pci0_crs: the root bridge's windows: buses 0-255, the config ports,

@@ -276,14 +276,14 @@ void pci_assign_resources(struct vm *vm)
 
 /* ---- INTx ---- */
 
-/* pci_pirq_of: the PIRQ line a device's pin lands on. PCI-to-PCI bridge
- * style swizzle on bus 0: PIRQ = (slot + pin - 1) mod 4, as on PIIX
- * boards and in the DSDT's _PRT. */
+/* pci_pirq_of: the PIRQ line a device's pin lands on: PIRQ = (slot +
+ * pin - 2) mod 4 with INTA# = 1, so slot 1 INTA# is PIRQA, the board
+ * wiring SeaBIOS and QEMU's PC assume, and what the DSDT's _PRT says. */
 static unsigned pci_pirq_of(const struct pci_device *dev)
 {
 	unsigned slot = dev->devfn >> 3, pin = dev->config[PCI_INTERRUPT_PIN];
 
-	return (slot + pin - 1) & 3;
+	return (slot + pin + 2) & 3;
 }
 
 static void pci_drive_pirq(struct pci_bus *pb, unsigned pirq)

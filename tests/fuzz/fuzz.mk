@@ -1,0 +1,35 @@
+# Fuzz tier: libFuzzer harnesses, one per tests/fuzz/fuzz_NAME.c, built
+# with clang (whatever CC is) under ASan and UBSan. `make fuzz` runs each
+# for FUZZ_TIME seconds. Each harness built with -DFUZZ_SEEDS is the program
+# that writes its seed corpus; the corpus then grows in
+# $(BUILD)/fuzz/corpus/NAME, and a crashing input is saved as
+# $(BUILD)/fuzz/NAME-crash-* (replay: $(BUILD)/fuzz/fuzz_NAME FILE).
+FUZZ_CC := clang
+FUZZ_TIME ?= 60
+FUZZ_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_RUN_FLAGS := -max_total_time=$(FUZZ_TIME) -max_len=16384 -print_final_stats=1
+
+fuzz_obj = $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(1))
+
+# The code under test, instrumented for coverage.
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(BASE_CPPFLAGS) $(CFLAGS) $(WARNINGS) $(FUZZ_SANITIZE) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/fuzz_virtqueue: $(call fuzz_obj,tests/fuzz/fuzz_virtqueue.c vmm/virtio/virtqueue.c vmm/mem.c)
+	$(FUZZ_CC) $(CFLAGS) $(FUZZ_SANITIZE) -fsanitize=fuzzer -o $@ $^
+
+$(BUILD)/fuzz/seeds_%: tests/fuzz/fuzz_%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(BASE_CPPFLAGS) $(CFLAGS) $(WARNINGS) -DFUZZ_SEEDS -o $@ $<
+
+FUZZ_NAMES := virtqueue
+
+fuzz: $(foreach n,$(FUZZ_NAMES),$(BUILD)/fuzz/fuzz_$(n) $(BUILD)/fuzz/seeds_$(n))
+	@set -e; for n in $(FUZZ_NAMES); do \
+		mkdir -p $(BUILD)/fuzz/corpus/$$n; \
+		$(BUILD)/fuzz/seeds_$$n $(BUILD)/fuzz/corpus/$$n; \
+		echo "fuzz_$$n: $(FUZZ_TIME) s"; \
+		$(BUILD)/fuzz/fuzz_$$n $(FUZZ_RUN_FLAGS) \
+			-artifact_prefix=$(BUILD)/fuzz/$$n- $(BUILD)/fuzz/corpus/$$n; \
+	done

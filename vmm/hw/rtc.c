@@ -496,6 +496,8 @@ static void rtc_reg_write(struct rtc *r, unsigned index, uint8_t v, int64_t host
 			r->cmos[index] = v;
 			rtc_thaw(r, host_ns, false);
 		} else {
+			/* An alarm byte, RAM, or time bytes of a stopped clock;
+			 * `index` is below 256 (masked by the port handlers). */
 			r->cmos[index] = v;
 			if (was_running && index <= RTC_HOURS_ALARM)
 				r->next_alarm_s = rtc_next_alarm(r, r->last_update_s);
@@ -614,6 +616,10 @@ struct rtc *rtc_create(struct bus *pio, struct irq_pin irq, struct event_loop *l
 	r->cmos[RTC_REG_A] = REG_A_POWER_ON;
 	r->cmos[RTC_REG_B] = REG_B_POWER_ON;
 	r->cmos[RTC_REG_D] = REG_D_VRT;
+	/* glibc reads the zone file on its first time conversion, gmtime_r
+	 * included: have it do so now, during set-up, not later inside the
+	 * seccomp sandbox, which forbids opening files. */
+	tzset();
 	now = rtc_now(r);
 	r->last_update_s = floor_div(rtc_guest_ns(r, now), NS_PER_S);
 	r->next_alarm_s = rtc_next_alarm(r, r->last_update_s);
@@ -660,6 +666,7 @@ void rtc_set_localtime(struct rtc *r, int localtime)
 {
 	int64_t now;
 
+	tzset(); /* the host's zone as it is now (see rtc_create) */
 	pthread_mutex_lock(&r->lock);
 	now = rtc_now(r);
 	rtc_catch_up(r, now);

@@ -47,7 +47,10 @@ void rtc_reset(struct rtc *rtc);
 
 /* rtc_set_localtime: 1 makes the clock read the host's local time (what
  * Windows expects), 0 UTC (the default). A time the guest set keeps its
- * distance from the host's clock. */
+ * distance from the host's clock. Call it during set-up: the host's time
+ * zone (TZ, /etc/localtime) is read then, before the sandbox forbids
+ * opening files; its daylight-saving switches are followed, a change of
+ * the zone itself is not. */
 void rtc_set_localtime(struct rtc *rtc, int localtime);
 
 /* rtc_cmos_write / rtc_cmos_read: the VMM's access to CMOS bytes 0-255,

@@ -1,0 +1,341 @@
+/* Block back ends (block.h): the --disk spec parser, and the raw back end:
+ * an image file or host block device, read and written in place with
+ * preadv/pwritev, flushed with fdatasync, discarded with
+ * fallocate(PUNCH_HOLE). Writes go through the host page cache; a guest
+ * that wants them on disk sends a flush. */
+#include "block.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+__attribute__((format(printf, 4, 5)))
+static int block_fail(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+/* ---- --disk file=PATH[,ro][,discard=on|off] ---- */
+
+#define BLOCK_SPEC_FORM "file=PATH[,ro][,discard=on|off]"
+
+void block_spec_free(struct block_spec *spec)
+{
+	free(spec->file);
+	spec->file = NULL;
+}
+
+/* block_spec_option: one KEY or KEY=VALUE item of a spec. */
+static int block_spec_option(struct block_spec *out, char *item, char *err, size_t errlen)
+{
+	char *value = strchr(item, '=');
+
+	if (value)
+		*value++ = '\0';
+	if (!strcmp(item, "file")) {
+		if (!value || !*value)
+			return block_fail(err, errlen, -EINVAL, "file= needs a path");
+		if (out->file)
+			return block_fail(err, errlen, -EINVAL, "file= is given twice");
+		out->file = strdup(value);
+		return out->file ? 0 : block_fail(err, errlen, -ENOMEM, "out of memory");
+	}
+	if (!strcmp(item, "ro")) {
+		if (value)
+			return block_fail(err, errlen, -EINVAL, "ro takes no value");
+		out->read_only = true;
+		return 0;
+	}
+	if (!strcmp(item, "discard")) {
+		if (value && !strcmp(value, "on"))
+			out->discard = true;
+		else if (value && !strcmp(value, "off"))
+			out->discard = false;
+		else
+			return block_fail(err, errlen, -EINVAL, "discard= takes on or off, not '%s'",
+					  value ? value : "");
+		return 0;
+	}
+	if (!*item)
+		return block_fail(err, errlen, -EINVAL, "an empty option (the form is "
+				  BLOCK_SPEC_FORM ")");
+	return block_fail(err, errlen, -EINVAL, "unknown option '%s' (the form is "
+			  BLOCK_SPEC_FORM ")", item);
+}
+
+int block_spec_parse(const char *spec, struct block_spec *out, char *err, size_t errlen)
+{
+	char *copy = strdup(spec), *item, *next;
+	int rc = 0;
+
+	*out = (struct block_spec){ .discard = true };
+	if (!copy)
+		return block_fail(err, errlen, -ENOMEM, "out of memory");
+	for (item = copy; item && !rc; item = next) {
+		next = strchr(item, ',');
+		if (next)
+			*next++ = '\0';
+		rc = block_spec_option(out, item, err, errlen);
+	}
+	free(copy);
+	if (!rc && !out->file)
+		rc = block_fail(err, errlen, -EINVAL, "no file= (the form is " BLOCK_SPEC_FORM ")");
+	if (rc)
+		block_spec_free(out);
+	return rc;
+}
+
+/* ---- the raw back end ---- */
+
+struct block_file {
+	struct block bk;
+	int fd;
+};
+
+static struct block_file *to_file(struct block *bk)
+{
+	return (struct block_file *)bk;
+}
+
+/* file_transfer: move all of iov at offset, going on after a short
+ * transfer (a signal, a nearly full disk) until done or failed. */
+static int file_transfer(struct block_file *f, const struct iovec *iov, int iovcnt,
+			 uint64_t offset, bool write)
+{
+	struct iovec rest[IOV_MAX];
+	const struct iovec *cur = iov;
+	size_t left = 0;
+
+	if (iovcnt < 0 || iovcnt > IOV_MAX)
+		return -EINVAL;
+	for (int i = 0; i < iovcnt; i++)
+		left += iov[i].iov_len;
+	while (left) {
+		ssize_t n = write ? pwritev(f->fd, cur, iovcnt, (off_t)offset)
+				  : preadv(f->fd, cur, iovcnt, (off_t)offset);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		/* A read at the end of the file: it shrank under us. */
+		if (n == 0)
+			return -EIO;
+		offset += (uint64_t)n;
+		left -= (size_t)n;
+		if (!left)
+			break;
+		/* Skip what was done: whole segments, then part of one. */
+		while ((size_t)n >= cur->iov_len) {
+			n -= (ssize_t)cur->iov_len;
+			cur++;
+			iovcnt--;
+		}
+		if (cur != rest) {
+			memmove(rest, cur, sizeof(*cur) * (size_t)iovcnt);
+			cur = rest;
+		}
+		rest[0].iov_base = (char *)rest[0].iov_base + n;
+		rest[0].iov_len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int file_preadv(struct block *bk, const struct iovec *iov, int iovcnt, uint64_t offset)
+{
+	return file_transfer(to_file(bk), iov, iovcnt, offset, false);
+}
+
+static int file_pwritev(struct block *bk, const struct iovec *iov, int iovcnt, uint64_t offset)
+{
+	return file_transfer(to_file(bk), iov, iovcnt, offset, true);
+}
+
+static int file_flush(struct block *bk)
+{
+	return fdatasync(to_file(bk)->fd) ? -errno : 0;
+}
+
+static int file_fallocate(struct block_file *f, int mode, uint64_t offset, uint64_t len)
+{
+	int rc;
+
+	do
+		rc = fallocate(f->fd, mode, (off_t)offset, (off_t)len);
+	while (rc < 0 && errno == EINTR);
+	return rc ? -errno : 0;
+}
+
+static int file_discard(struct block *bk, uint64_t offset, uint64_t len)
+{
+	return file_fallocate(to_file(bk), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
+			      len);
+}
+
+/* file_write_zeroes: a hole when allowed, else zeroed blocks
+ * (FALLOC_FL_ZERO_RANGE), else, on file systems with neither (tmpfs has
+ * no ZERO_RANGE), zeroes written out. */
+static int file_write_zeroes(struct block *bk, uint64_t offset, uint64_t len, bool unmap)
+{
+	static const uint8_t zeroes[64 * 1024];
+	struct block_file *f = to_file(bk);
+	int rc;
+
+	if (unmap && !file_discard(bk, offset, len))
+		return 0;
+	rc = file_fallocate(f, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, offset, len);
+	if (rc != -EOPNOTSUPP)
+		return rc;
+	while (len) {
+		struct iovec iov = { (void *)zeroes, len < sizeof(zeroes) ? len : sizeof(zeroes) };
+
+		rc = file_transfer(f, &iov, 1, offset, true);
+		if (rc)
+			return rc;
+		offset += iov.iov_len;
+		len -= iov.iov_len;
+	}
+	return 0;
+}
+
+static void file_close(struct block *bk)
+{
+	struct block_file *f = to_file(bk);
+
+	close(f->fd);
+	free(f);
+}
+
+static const struct block_ops block_file_ops = {
+	.name = "file",
+	.preadv = file_preadv,
+	.pwritev = file_pwritev,
+	.flush = file_flush,
+	.discard = file_discard,
+	.write_zeroes = file_write_zeroes,
+	.close = file_close,
+};
+
+/* file_open_fd: open path as asked, saying why not in terms of --disk. */
+static int file_open_fd(const char *path, bool read_only, char *err, size_t errlen)
+{
+	int fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC), e;
+
+	if (fd >= 0)
+		return fd;
+	e = errno;
+	if (!read_only && (e == EACCES || e == EROFS || e == EPERM) && access(path, R_OK) == 0)
+		return block_fail(err, errlen, -e, "'%s' cannot be written (%s); add ,ro to give "
+				  "it to the guest read-only", path, strerror(e));
+	if (e == ENOENT)
+		return block_fail(err, errlen, -e, "'%s': no such file", path);
+	return block_fail(err, errlen, -e, "cannot open '%s': %s", path, strerror(e));
+}
+
+static int block_file_open(const char *path, bool read_only, struct block **out, char *err,
+			   size_t errlen)
+{
+	struct block_file *f;
+	struct stat st;
+	uint64_t size;
+	int fd, rc;
+
+	fd = file_open_fd(path, read_only, err, errlen);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0) {
+		rc = block_fail(err, errlen, -errno, "cannot stat '%s': %s", path, strerror(errno));
+		goto fail;
+	}
+	if (S_ISREG(st.st_mode)) {
+		size = (uint64_t)st.st_size;
+	} else if (S_ISBLK(st.st_mode)) {
+		if (ioctl(fd, BLKGETSIZE64, &size) < 0) {
+			rc = block_fail(err, errlen, -errno, "cannot size '%s': %s", path,
+					strerror(errno));
+			goto fail;
+		}
+	} else {
+		rc = block_fail(err, errlen, -EINVAL, "'%s' is not a regular file or block device",
+				path);
+		goto fail;
+	}
+	/* Two guests writing one image corrupt it: one writer, or readers. */
+	if (flock(fd, (read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			rc = block_fail(err, errlen, -EBUSY, "'%s' is in use by another %s", path,
+					read_only ? "writer" : "guest or program");
+		else
+			rc = block_fail(err, errlen, -errno, "cannot lock '%s': %s", path,
+					strerror(errno));
+		goto fail;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		rc = block_fail(err, errlen, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	f->bk = (struct block){ &block_file_ops, size, read_only };
+	f->fd = fd;
+	*out = &f->bk;
+	return 0;
+fail:
+	close(fd);
+	return rc;
+}
+
+int block_open(const struct block_spec *spec, struct block **out, char *err, size_t errlen)
+{
+	return block_file_open(spec->file, spec->read_only, out, err, errlen);
+}
+
+/* ---- what device models call ---- */
+
+int block_preadv(struct block *bk, const struct iovec *iov, int iovcnt, uint64_t offset)
+{
+	return bk->ops->preadv(bk, iov, iovcnt, offset);
+}
+
+int block_pwritev(struct block *bk, const struct iovec *iov, int iovcnt, uint64_t offset)
+{
+	return bk->read_only ? -EROFS : bk->ops->pwritev(bk, iov, iovcnt, offset);
+}
+
+int block_flush(struct block *bk)
+{
+	/* Nothing of ours to put on disk. */
+	return bk->read_only ? 0 : bk->ops->flush(bk);
+}
+
+int block_discard(struct block *bk, uint64_t offset, uint64_t len)
+{
+	if (bk->read_only)
+		return -EROFS;
+	return bk->ops->discard ? bk->ops->discard(bk, offset, len) : -EOPNOTSUPP;
+}
+
+int block_write_zeroes(struct block *bk, uint64_t offset, uint64_t len, bool unmap)
+{
+	return bk->read_only ? -EROFS : bk->ops->write_zeroes(bk, offset, len, unmap);
+}
+
+void block_close(struct block *bk)
+{
+	if (bk)
+		bk->ops->close(bk);
+}

@@ -1,0 +1,71 @@
+/* Block back ends: where a virtual disk's bytes live, behind one struct of
+ * callbacks so that a device model never knows which. Today there is one, a
+ * raw image file or host block device; an NBD export (libnbd) and a
+ * copy-on-write RAM overlay stacked on another back end are meant to be
+ * more struct block_ops, nothing else. Also what `--disk SPEC` means
+ * (docs/vmm.md, "Disks"), since the spec names the back end. */
+#ifndef DUET_BLOCK_H
+#define DUET_BLOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct block;
+
+/* Every call is synchronous and may block as long as the storage takes:
+ * device models make them from a worker thread, one call at a time per
+ * back end. Offsets and lengths are bytes inside [0, size): the caller has
+ * checked them. Each returns 0 or -errno. */
+struct block_ops {
+	const char *name; /* "file", for messages */
+	/* Fill / write out all of iov[0..iovcnt) (iovcnt <= IOV_MAX) at offset. */
+	int (*preadv)(struct block *bk, const struct iovec *iov, int iovcnt, uint64_t offset);
+	int (*pwritev)(struct block *bk, const struct iovec *iov, int iovcnt, uint64_t offset);
+	/* What was written before the call is on stable storage when it returns. */
+	int (*flush)(struct block *bk);
+	/* The range's data is no longer wanted: the back end may deallocate it;
+	 * reads then return zeroes or the old data. -EOPNOTSUPP: it cannot. */
+	int (*discard)(struct block *bk, uint64_t offset, uint64_t len);
+	/* Reads of the range return zeroes from now on; with `unmap` the back
+	 * end may also deallocate it. */
+	int (*write_zeroes)(struct block *bk, uint64_t offset, uint64_t len, bool unmap);
+	void (*close)(struct block *bk);
+};
+
+/* A back end embeds this first in its own state. */
+struct block {
+	const struct block_ops *ops;
+	uint64_t size;   /* bytes */
+	bool read_only;  /* opened read-only: every write fails with -EROFS */
+};
+
+/* What one --disk file=PATH[,ro][,discard=on|off] asks for. */
+struct block_spec {
+	char *file;
+	bool read_only;
+	bool discard; /* pass the guest's discards on to the back end (default) */
+};
+
+/* block_spec_parse: parse a --disk spec. -EINVAL with the reason, which
+ * does not repeat the spec, in err. block_spec_free releases the strings. */
+int block_spec_parse(const char *spec, struct block_spec *out, char *err, size_t errlen);
+void block_spec_free(struct block_spec *spec);
+
+/* block_open: open the back end `spec` names. -errno with a one-line
+ * reason (naming the file) in err. A file is locked against other writers
+ * for as long as it is open (flock: shared when read-only, else
+ * exclusive). */
+int block_open(const struct block_spec *spec, struct block **out, char *err, size_t errlen);
+
+/* The calls device models make: the callbacks, with read_only enforced
+ * and a missing discard reported as -EOPNOTSUPP. */
+int block_preadv(struct block *bk, const struct iovec *iov, int iovcnt, uint64_t offset);
+int block_pwritev(struct block *bk, const struct iovec *iov, int iovcnt, uint64_t offset);
+int block_flush(struct block *bk);
+int block_discard(struct block *bk, uint64_t offset, uint64_t len);
+int block_write_zeroes(struct block *bk, uint64_t offset, uint64_t len, bool unmap);
+void block_close(struct block *bk);
+
+#endif

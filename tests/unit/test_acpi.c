@@ -519,7 +519,7 @@ static void test_dsdt_prt(void **state)
 	cfg.pci_slots = 4;
 	place(&p, &cfg);
 	d = find_table(&p, "DSDT");
-	n = prt_entry(entry, 3, 3, 'C');
+	n = prt_entry(entry, 3, 3, 'B'); /* (3 + 3 - 1) mod 4 = 1 */
 	assert_true(contains(d, rd32(d + 4), entry, n));
 	prt_entry(entry, 4, 0, 'A');
 	assert_false(contains(d, rd32(d + 4), entry, 8));

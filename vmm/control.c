@@ -249,6 +249,9 @@ int control_start(struct vm *vm, const char *path)
 	}
 	ctl->vm = vm;
 	clock_gettime(CLOCK_MONOTONIC, &ctl->started);
+	/* jansson seeds its hash tables from /dev/urandom on first use: do it
+	 * now, the sandbox allows no opening of files later. */
+	json_object_seed(0);
 	ctl->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	/* A socket left by a VMM that died is replaced; any other file is not. */
 	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))

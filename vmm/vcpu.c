@@ -57,7 +57,7 @@ struct vcpu_reset_state {
 static int vcpu_setup_cpuid(struct vcpu *vcpu)
 {
 	struct kvm_cpuid2 *cpuid;
-	unsigned ncpus = vcpu->vm->ncpus;
+	unsigned ncpus = vcpu->vm->ncpus, core_bits = 0;
 	int err = 0;
 
 	cpuid = calloc(1, sizeof(*cpuid) + CPUID_MAX_ENTRIES * sizeof(cpuid->entries[0]));
@@ -69,6 +69,11 @@ static int vcpu_setup_cpuid(struct vcpu *vcpu)
 		log_error("cannot read the CPUID KVM supports: %s", strerror(errno));
 		goto out;
 	}
+	/* Topology: one package of `ncpus` cores, one thread each; APIC IDs
+	 * 0..ncpus-1. Leaves as Intel SDM vol. 2A "CPUID" (1, 4, 0xb, 0x1f)
+	 * and AMD APM vol. 3 appendix E (0x80000008, 0x8000001e) define them. */
+	while ((1u << core_bits) < ncpus)
+		core_bits++;
 	for (unsigned i = 0; i < cpuid->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
 
@@ -76,14 +81,41 @@ static int vcpu_setup_cpuid(struct vcpu *vcpu)
 		case 1:
 			e->ecx |= CPUID_1_ECX_HYPERVISOR;
 			e->ebx = (e->ebx & 0x0000ffffu) | (vcpu->index << 24) |
-				 ((ncpus & 0xff) << 16);
+				 (((1u << core_bits) & 0xff) << 16);
 			if (ncpus > 1)
 				e->edx |= CPUID_1_EDX_HTT;
+			else
+				e->edx &= ~CPUID_1_EDX_HTT;
+			break;
+		case 4:
+			/* Cores per package - 1 in EAX[31:26]; caches shared by
+			 * one thread each. */
+			e->eax = (e->eax & 0x3ffu) | (((1u << core_bits) - 1) << 26);
 			break;
 		case 0xb:
 		case 0x1f:
-			/* Extended topology: every level reports our x2APIC ID. */
 			e->edx = vcpu->index;
+			if (e->index == 0) {        /* SMT level: one thread per core */
+				e->eax = 0;
+				e->ebx = 1;
+				e->ecx = (1u << 8) | 0;
+			} else if (e->index == 1) { /* core level: the whole package */
+				e->eax = core_bits;
+				e->ebx = ncpus;
+				e->ecx = (2u << 8) | 1;
+			} else {
+				e->eax = e->ebx = 0;
+				e->ecx = e->index;
+			}
+			break;
+		case 0x80000008:
+			/* ApicIdCoreIdSize in ECX[15:12], NC (cores - 1) in ECX[7:0]. */
+			e->ecx = (e->ecx & ~0xf0ffu) | (core_bits << 12) | ((ncpus - 1) & 0xff);
+			break;
+		case 0x8000001e:
+			e->eax = vcpu->index;   /* extended APIC ID */
+			e->ebx = vcpu->index;   /* compute unit = core, 1 thread */
+			e->ecx = 0;             /* node 0, 1 node per package */
 			break;
 		}
 	}

@@ -11,7 +11,10 @@
 #include <unistd.h>
 
 #include "device.h"
+#include "event.h"
 #include "log.h"
+
+#include <sys/epoll.h>
 
 /* Register offsets (Table II). DLAB is LCR bit 7. */
 #define UART_RBR 0 /* receiver buffer (read, DLAB=0) */
@@ -80,6 +83,14 @@ struct uart {
 
 	uint8_t rx[UART_RX_FIFO];
 	unsigned rx_head, rx_count;
+
+	/* Host input (the console): bytes read from in_fd wait in inbuf until
+	 * the FIFO has room; while they wait, in_fd is not polled. */
+	int in_fd;
+	struct event_loop *loop;
+	uint8_t inbuf[256];
+	unsigned in_head, in_len;
+	int in_paused;
 };
 
 /* uart_iir: the highest-priority pending interrupt (datasheet Table IV). */
@@ -119,6 +130,20 @@ static void uart_rx_push(struct uart *u, uint8_t byte)
 	u->lsr |= LSR_DR;
 }
 
+/* uart_input_fill: move waiting host input into the FIFO while it has
+ * room; poll the input again once nothing waits. Caller holds the lock. */
+static void uart_input_fill(struct uart *u)
+{
+	while (u->in_len && u->rx_count < UART_RX_FIFO) {
+		uart_rx_push(u, u->inbuf[u->in_head++]);
+		u->in_len--;
+	}
+	if (!u->in_len && u->in_paused) {
+		u->in_paused = 0;
+		event_mod_fd(u->loop, u->in_fd, EPOLLIN);
+	}
+}
+
 static uint8_t uart_rx_pop(struct uart *u)
 {
 	uint8_t byte;
@@ -129,6 +154,7 @@ static uint8_t uart_rx_pop(struct uart *u)
 	u->rx_head = (u->rx_head + 1) % UART_RX_FIFO;
 	if (--u->rx_count == 0)
 		u->lsr &= (uint8_t)~LSR_DR;
+	uart_input_fill(u);
 	return byte;
 }
 
@@ -300,7 +326,45 @@ size_t uart_receive(struct uart *u, const uint8_t *buf, size_t len)
 
 static void uart_cleanup(void *opaque)
 {
-	uart_free(opaque);
+	struct uart *u = opaque;
+
+	if (u->loop)
+		event_del_fd(u->loop, u->in_fd);
+	uart_free(u);
+}
+
+static void uart_input_ready(void *opaque, uint32_t events)
+{
+	struct uart *u = opaque;
+	ssize_t n;
+
+	(void)events;
+	pthread_mutex_lock(&u->lock);
+	if (!u->in_len) {
+		n = read(u->in_fd, u->inbuf, sizeof(u->inbuf));
+		if (n <= 0) {
+			if (n == 0 || (errno != EAGAIN && errno != EINTR))
+				event_del_fd(u->loop, u->in_fd); /* end of input */
+			pthread_mutex_unlock(&u->lock);
+			return;
+		}
+		u->in_head = 0;
+		u->in_len = (unsigned)n;
+	}
+	uart_input_fill(u);
+	if (u->in_len && !u->in_paused) {
+		u->in_paused = 1;
+		event_mod_fd(u->loop, u->in_fd, 0);
+	}
+	uart_update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+}
+
+int uart_attach_input(struct uart *u, int fd, struct event_loop *loop)
+{
+	u->in_fd = fd;
+	u->loop = loop;
+	return event_add_fd(loop, fd, EPOLLIN, uart_input_ready, u);
 }
 
 static int uart_com1_init(struct vm *vm)
@@ -313,6 +377,9 @@ static int uart_com1_init(struct vm *vm)
 		log_error("cannot set up COM1 at %#x", UART_COM1_BASE);
 		return -ENOMEM;
 	}
+	/* With the console on stdio, what the user types goes to the guest. */
+	if (!strcmp(vm->config->serial, "stdio") && uart_attach_input(u, STDIN_FILENO, vm->loop))
+		log_debug("COM1: standard input cannot be polled; no console input");
 	return 0;
 }
 

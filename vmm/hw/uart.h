@@ -22,6 +22,12 @@ struct uart *uart_create(struct bus *pio, uint16_t base, struct irq_pin irq,
 			 int out_fd);
 void uart_free(struct uart *uart);
 
+struct event_loop;
+
+/* uart_attach_input: bytes readable on fd (the console) go to the
+ * receiver as the guest makes room for them. */
+int uart_attach_input(struct uart *uart, int fd, struct event_loop *loop);
+
 /* uart_receive: feed bytes from the host side into the receiver; returns how
  * many fit in the FIFO (the rest must be offered again later). */
 size_t uart_receive(struct uart *uart, const uint8_t *buf, size_t len);

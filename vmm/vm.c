@@ -94,6 +94,59 @@ static int vm_map_memory(struct vm *vm)
 	return 0;
 }
 
+/* The first slot vm_map hands out, and how many it has. */
+#define VM_MAP_FIRST_SLOT MEM_MAX_REGIONS
+#define VM_MAP_SLOTS 16
+
+int vm_map(struct vm *vm, uint64_t gpa, uint64_t size, void *hva, unsigned flags)
+{
+	struct kvm_userspace_memory_region region = {
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uintptr_t)hva,
+	};
+	int slot;
+
+	for (slot = 0; slot < VM_MAP_SLOTS && (vm->map_slots_used & (1u << slot)); slot++)
+		;
+	if (slot == VM_MAP_SLOTS)
+		return -ENOSPC;
+	region.slot = (uint32_t)(VM_MAP_FIRST_SLOT + slot);
+	if (flags & VM_MAP_READONLY)
+		region.flags |= KVM_MEM_READONLY;
+	if (flags & VM_MAP_LOG_DIRTY)
+		region.flags |= KVM_MEM_LOG_DIRTY_PAGES;
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+		return -errno;
+	vm->map_slots_used |= 1u << slot;
+	return slot;
+}
+
+void vm_unmap(struct vm *vm, int slot)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = (uint32_t)(VM_MAP_FIRST_SLOT + slot),
+		.memory_size = 0, /* size 0 deletes the slot */
+	};
+
+	if (slot < 0 || slot >= VM_MAP_SLOTS || !(vm->map_slots_used & (1u << slot)))
+		return;
+	ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region);
+	vm->map_slots_used &= ~(1u << slot);
+}
+
+int vm_map_dirty(struct vm *vm, int slot, uint64_t *bitmap)
+{
+	struct kvm_dirty_log log = {
+		.slot = (uint32_t)(VM_MAP_FIRST_SLOT + slot),
+		.dirty_bitmap = bitmap,
+	};
+
+	if (slot < 0 || slot >= VM_MAP_SLOTS)
+		return -EINVAL;
+	return ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0 ? -errno : 0;
+}
+
 static int vm_create_chipset(struct vm *vm)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };

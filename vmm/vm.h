@@ -55,6 +55,7 @@ struct vm {
 	int vm_fd;
 	int run_size;
 	struct guest_mem mem;
+	uint32_t map_slots_used;     /* vm_map slots in use, bit per slot */
 	struct bus pio;
 	struct bus mmio;
 	unsigned ncpus;
@@ -134,6 +135,20 @@ void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
 /* vcpu side of pausing: park while vm->paused (called by the run loop). */
 void vm_park_vcpu(struct vm *vm);
+
+/* Extra guest-physical mappings beyond RAM: firmware ROM, VGA memory.
+ * Slots 0..MEM_MAX_REGIONS-1 are RAM's. */
+#define VM_MAP_READONLY 1u   /* guest writes exit to the MMIO bus instead */
+#define VM_MAP_LOG_DIRTY 2u  /* KVM records written pages (vm_map_dirty) */
+
+/* vm_map: make [gpa, gpa + size) be host memory `hva` (page-aligned
+ * sizes); returns a slot id >= 0, or -errno. */
+int vm_map(struct vm *vm, uint64_t gpa, uint64_t size, void *hva, unsigned flags);
+/* vm_unmap: remove a mapping made by vm_map. */
+void vm_unmap(struct vm *vm, int slot);
+/* vm_map_dirty: fetch and clear the slot's dirty-page bitmap (one bit per
+ * 4 KiB page, `bitmap` sized for the mapping). -errno on failure. */
+int vm_map_dirty(struct vm *vm, int slot, uint64_t *bitmap);
 
 /* vm_irq_pin: an irq_pin for global system interrupt `gsi`. */
 struct irq_pin vm_irq_pin(struct vm *vm, unsigned gsi);

@@ -91,14 +91,12 @@ static void e820_add(uint8_t *bp, uint64_t addr, uint64_t size, uint32_t type)
  * the BIOS area (where duet's ACPI tables live) reserved. */
 static void linux_e820(uint8_t *bp, const struct guest_mem *mem)
 {
-	const struct mem_region *low = &mem->regions[0];
-
 	e820_add(bp, 0, LINUX_EBDA_START, E820_RAM);
 	e820_add(bp, LINUX_EBDA_START, 0xa0000 - LINUX_EBDA_START, E820_RESERVED);
 	e820_add(bp, LINUX_BIOS_START, 0x100000 - LINUX_BIOS_START, E820_RESERVED);
-	e820_add(bp, 0x100000, low->size - 0x100000, E820_RAM);
-	for (unsigned i = 1; i < mem->nregions; i++)
-		e820_add(bp, mem->regions[i].gpa, mem->regions[i].size, E820_RAM);
+	e820_add(bp, 0x100000, mem_low_end(mem) - 0x100000, E820_RAM);
+	if (mem_high_size(mem))
+		e820_add(bp, MEM_HIGH_BASE, mem_high_size(mem), E820_RAM);
 }
 
 int linux_load(struct guest_mem *mem, const struct linux_image *img,
@@ -134,7 +132,7 @@ int linux_load(struct guest_mem *mem, const struct linux_image *img,
 	if (init_size < kernel_len)
 		init_size = (uint32_t)kernel_len;
 	kernel_end = LINUX_KERNEL_ADDR + init_size;
-	low_end = mem->regions[0].size;
+	low_end = mem_low_end(mem);
 	if (kernel_end > low_end) {
 		*why = "guest RAM too small for this kernel (try a larger --memory)";
 		return -ENOSPC;

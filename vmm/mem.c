@@ -62,14 +62,20 @@ int mem_create(struct guest_mem *mem, uint64_t size)
 		madvise(mem->base, size, MADV_HUGEPAGE);
 	}
 
+	/* The memfd is laid out like the low guest-physical space, so the
+	 * VGA window's 128 KiB of it stay unused. */
 	low = size < MEM_LOW_LIMIT ? size : MEM_LOW_LIMIT;
-	mem->regions[0] = (struct mem_region){ 0, low, mem->base, 0 };
+	mem->regions[0] = (struct mem_region){ 0, low < MEM_VGA_START ? low : MEM_VGA_START,
+					       mem->base, 0 };
 	mem->nregions = 1;
-	if (size > low) {
-		mem->regions[1] = (struct mem_region){ MEM_HIGH_BASE, size - low,
-						       mem->base + low, low };
-		mem->nregions = 2;
-	}
+	if (low > MEM_VGA_END)
+		mem->regions[mem->nregions++] = (struct mem_region){
+			MEM_VGA_END, low - MEM_VGA_END, mem->base + MEM_VGA_END, MEM_VGA_END
+		};
+	if (size > low)
+		mem->regions[mem->nregions++] = (struct mem_region){
+			MEM_HIGH_BASE, size - low, mem->base + low, low
+		};
 	return 0;
 }
 
@@ -81,6 +87,23 @@ void mem_destroy(struct guest_mem *mem)
 		close(mem->fd);
 	memset(mem, 0, sizeof(*mem));
 	mem->fd = -1;
+}
+
+uint64_t mem_low_end(const struct guest_mem *mem)
+{
+	uint64_t end = 0;
+
+	for (unsigned i = 0; i < mem->nregions; i++)
+		if (mem->regions[i].gpa < MEM_HIGH_BASE)
+			end = mem->regions[i].gpa + mem->regions[i].size;
+	return end;
+}
+
+uint64_t mem_high_size(const struct guest_mem *mem)
+{
+	const struct mem_region *last = &mem->regions[mem->nregions - 1];
+
+	return last->gpa >= MEM_HIGH_BASE ? last->size : 0;
 }
 
 void *mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len)

@@ -1,6 +1,8 @@
 /* Guest physical memory: one memfd holding all of guest RAM (so another
  * process, such as duet-display, can map parts of it), laid out as a PC
- * lays out RAM: below the PCI hole, and the rest from 4 GiB up. Every
+ * lays out RAM: conventional memory up to the VGA window at 0xa0000, from
+ * 0xc0000 (option ROMs, the BIOS) to the PCI hole, and the rest from 4 GiB
+ * up. The VGA window 0xa0000-0xbffff is not RAM: the VGA decodes it. Every
  * guest-physical address the VMM follows goes through mem_ptr, which checks
  * that the whole range is RAM. */
 #ifndef DUET_MEM_H
@@ -15,6 +17,8 @@
  * hole (MMIO BARs, the LAPIC/IOAPIC, the BIOS alias) sits above it. */
 #define MEM_LOW_LIMIT 0xc0000000ULL
 #define MEM_HIGH_BASE 0x100000000ULL
+#define MEM_VGA_START 0xa0000ULL
+#define MEM_VGA_END 0xc0000ULL
 
 struct mem_region {
 	uint64_t gpa;
@@ -36,6 +40,11 @@ struct guest_mem {
  * 2 MiB huge pages first when `size` is a multiple of 2 MiB. */
 int mem_create(struct guest_mem *mem, uint64_t size);
 void mem_destroy(struct guest_mem *mem);
+
+/* mem_low_end: where RAM below 4 GiB ends (the start of the PCI hole). */
+uint64_t mem_low_end(const struct guest_mem *mem);
+/* mem_high_size: bytes of RAM from 4 GiB up (0 when none). */
+uint64_t mem_high_size(const struct guest_mem *mem);
 
 /* mem_ptr: host address of guest-physical [gpa, gpa + len), or NULL when
  * any byte of it is not guest RAM (or the range wraps). */

@@ -243,7 +243,7 @@ void pci_assign_resources(struct vm *vm)
 {
 	struct pci_bus *pb = vm->pci;
 	uint64_t io = PCI_IO_WINDOW_START;
-	uint64_t mmio = vm->mem.regions[0].size;
+	uint64_t mmio = mem_low_end(&vm->mem);
 
 	/* Place the largest BARs first so alignment wastes least. */
 	for (int pass = 0; pass < 2; pass++) {

@@ -22,10 +22,10 @@ int platform_acpi_place(struct vm *vm, uint64_t *rsdp)
 	uint8_t *tables_mem, *rsdp_mem;
 	int err;
 
-	acpi_config_default(&cfg, vm->ncpus, vm->mem.regions[0].size);
-	if (vm->mem.nregions > 1) {
+	acpi_config_default(&cfg, vm->ncpus, mem_low_end(&vm->mem));
+	if (mem_high_size(&vm->mem)) {
 		/* A 64-bit PCI window above the end of RAM. */
-		cfg.pci_mmio64_base = vm->mem.regions[1].gpa + vm->mem.regions[1].size;
+		cfg.pci_mmio64_base = MEM_HIGH_BASE + mem_high_size(&vm->mem);
 		cfg.pci_mmio64_size = 1ULL << 36;
 	}
 	err = acpi_build(&cfg, &t);

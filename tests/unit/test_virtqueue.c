@@ -58,9 +58,10 @@ static int setup(void **state)
 
 /* A sparse 1 GiB guest (not a multiple of 2 MiB, so no huge pages), for
  * chains whose buffers add up past 4 GiB. */
+#define BIG_BUF (1ULL << 20)
 static int setup_big(void **state)
 {
-	return setup_with_ram(state, (1ULL << 30) + RAM_SIZE);
+	return setup_with_ram(state, (1ULL << 30) + BIG_BUF + RAM_SIZE);
 }
 
 static int teardown(void **state)
@@ -649,16 +650,17 @@ static void test_bad_total_length(void **state)
 	const uint32_t gib = 1U << 30;
 
 	start(f, 8, 0);
-	/* 4 GiB - 1 in total is the most a chain may hold */
-	put_desc(f, DESC, 0, 0, gib, VIRTQ_DESC_F_NEXT, 1);
-	put_desc(f, DESC, 1, 0, gib, VIRTQ_DESC_F_NEXT, 2);
-	put_desc(f, DESC, 2, 0, gib, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 3);
-	put_desc(f, DESC, 3, 0, gib - 1, VIRTQ_DESC_F_WRITE, 0);
+	/* 4 GiB - 1 in total is the most a chain may hold; the buffers start
+	 * at 1 MiB, above the VGA window that RAM leaves out. */
+	put_desc(f, DESC, 0, BIG_BUF, gib, VIRTQ_DESC_F_NEXT, 1);
+	put_desc(f, DESC, 1, BIG_BUF, gib, VIRTQ_DESC_F_NEXT, 2);
+	put_desc(f, DESC, 2, BIG_BUF, gib, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 3);
+	put_desc(f, DESC, 3, BIG_BUF, gib - 1, VIRTQ_DESC_F_WRITE, 0);
 	offer(f, 0);
 	assert_int_equal(vq_pop(&f->vq, f->elem), 1);
 	assert_int_equal(f->elem->out_len, 2 * gib);
 	assert_int_equal(f->elem->in_len, 2 * gib - 1);
-	put_desc(f, DESC, 3, 0, gib, VIRTQ_DESC_F_WRITE, 0);
+	put_desc(f, DESC, 3, BIG_BUF, gib, VIRTQ_DESC_F_WRITE, 0);
 	offer(f, 0);
 	expect_broken(f, -EOVERFLOW, "4 GiB");
 }

@@ -16,16 +16,22 @@ SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-om
 
 LIB_SRCS := $(wildcard lib/*.c)
 VMM_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c vmm/hw/*.c vmm/virtio/*.c))
-VMM_PKGS := jansson libseccomp slirp inih
+VMM_PKGS := jansson libseccomp slirp inih libpng
 VMM_LIBS := $(shell pkg-config --libs $(VMM_PKGS) 2>/dev/null) -lpthread
 BASE_CPPFLAGS += $(shell pkg-config --cflags $(VMM_PKGS) 2>/dev/null)
+
+# duet-display: its objects get the display libraries' include paths.
+DISPLAY_SRCS := $(filter-out display/main.c,$(wildcard display/*.c))
+DISPLAY_PKGS := pixman-1 libpng libvncserver libdrm libevdev jansson inih
+DISPLAY_CFLAGS := $(shell pkg-config --cflags $(DISPLAY_PKGS) 2>/dev/null)
+DISPLAY_LIBS := $(shell pkg-config --libs $(DISPLAY_PKGS) 2>/dev/null)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 asan_obj = $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(1))
 
 .SECONDARY:
-.PHONY: all check check-unit check-kvm check-system bench fuzz demo clean deps
-all: $(BUILD)/bin/duet-vmm $(BUILD)/bin/duet-vmctl
+.PHONY: all check check-unit check-display check-kvm check-system bench fuzz demo clean deps
+all: $(BUILD)/bin/duet-vmm $(BUILD)/bin/duet-vmctl $(BUILD)/bin/duet-display
 
 deps:
 	@sh $(DEPS_SCRIPT)
@@ -54,6 +60,13 @@ $(BUILD)/bin/duet-vmctl: $(call obj,vmm/vmctl/duet-vmctl.c) $(BUILD)/lib/libduet
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ -ljansson
 
+$(call obj,display/main.c $(DISPLAY_SRCS)) $(call asan_obj,display/main.c $(DISPLAY_SRCS)): \
+	BASE_CPPFLAGS += $(DISPLAY_CFLAGS)
+
+$(BUILD)/bin/duet-display: $(call obj,display/main.c $(DISPLAY_SRCS)) $(BUILD)/lib/libduet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(DISPLAY_LIBS)
+
 # The sanitized duet-vmm that the kvm tier runs.
 $(BUILD)/asan/bin/duet-vmm: $(call asan_obj,vmm/main.c $(VMM_SRCS)) $(BUILD)/asan/lib/libduet.a
 	@mkdir -p $(dir $@)
@@ -64,10 +77,12 @@ include tests/guests/guests.mk
 include tests/system/rig.mk
 include tests/bench/bench.mk
 include tests/fuzz/fuzz.mk
+include tests/display/display.mk
 
 check: deps
 	$(MAKE) all
 	$(MAKE) check-unit
+	$(MAKE) check-display
 	$(MAKE) check-kvm
 	$(MAKE) check-system
 

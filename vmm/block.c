@@ -86,7 +86,7 @@ int block_spec_parse(const char *spec, struct block_spec *out, char *err, size_t
 	*out = (struct block_spec){ .discard = true };
 	if (!copy)
 		return block_fail(err, errlen, -ENOMEM, "out of memory");
-	for (item = copy; item && !rc; item = next) {
+	for (item = *copy ? copy : NULL; item && !rc; item = next) {
 		next = strchr(item, ',');
 		if (next)
 			*next++ = '\0';
@@ -222,7 +222,6 @@ static void file_close(struct block *bk)
 }
 
 static const struct block_ops block_file_ops = {
-	.name = "file",
 	.preadv = file_preadv,
 	.pwritev = file_pwritev,
 	.flush = file_flush,

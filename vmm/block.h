@@ -19,7 +19,6 @@ struct block;
  * back end. Offsets and lengths are bytes inside [0, size): the caller has
  * checked them. Each returns 0 or -errno. */
 struct block_ops {
-	const char *name; /* "file", for messages */
 	/* Fill / write out all of iov[0..iovcnt) (iovcnt <= IOV_MAX) at offset. */
 	int (*preadv)(struct block *bk, const struct iovec *iov, int iovcnt, uint64_t offset);
 	int (*pwritev)(struct block *bk, const struct iovec *iov, int iovcnt, uint64_t offset);

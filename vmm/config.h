@@ -34,6 +34,12 @@ struct vm_config {
 	char *nets[CONFIG_MAX_NETS];   /* --net specs, parsed by the net layer */
 	unsigned nnets;
 	char *control;            /* control socket path */
+	int bios;                 /* boot through SeaBIOS (the "bios" boot) */
+	char *firmware;           /* the BIOS image (default: Debian's SeaBIOS) */
+	char *cdrom;              /* an ISO on the ATAPI CD-ROM (bios boot) */
+	char *boot;               /* boot order: disk,cdrom,net */
+	int boot_menu;            /* show SeaBIOS's boot menu */
+	char *debugcon;           /* where port 0x402 (firmware log) goes */
 	int rng;                  /* a virtio-rng device (default on for Linux) */
 	int input;                /* virtio keyboard + tablet (default on for Linux) */
 	int verbose;

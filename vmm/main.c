@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bios_boot.h"
 #include "control.h"
 #include "hw/piix.h"
 #include "linux_boot.h"
@@ -50,7 +51,8 @@ static int check_inputs(const struct vm_config *c)
 	for (unsigned i = 0; i < c->nloads; i++)
 		if (check_file("image", c->loads[i].path))
 			return -1;
-	return check_file("kernel", c->kernel) || check_file("initrd", c->initrd) ? -1 : 0;
+	return check_file("kernel", c->kernel) || check_file("initrd", c->initrd) ||
+	       check_file("firmware", c->firmware) || check_file("cdrom", c->cdrom) ? -1 : 0;
 }
 
 /* check_memory: refuse more guest RAM than the host has (RAM + swap): the
@@ -193,7 +195,12 @@ int main(int argc, char **argv)
 		goto out_vm;
 	if (config.control && control_start(&vm, config.control))
 		goto out_vm;
-	vm.boot = config.kernel ? boot_kernel : boot_load;
+	if (config.bios) {
+		if (bios_setup(&vm))
+			goto out_vm;
+	} else {
+		vm.boot = config.kernel ? boot_kernel : boot_load;
+	}
 	status = vm_run(&vm);
 out_vm:
 	vm_destroy(&vm);

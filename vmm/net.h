@@ -100,7 +100,6 @@ struct net_nic {
 	void *opaque;
 	/* The NIC speaks virtio_net_hdr_v1 (only a TAP gives it one). */
 	bool want_vnet_hdr;
-	const char *guest_name; /* user mode: the DHCP host name */
 };
 
 struct net_backend;

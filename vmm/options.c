@@ -171,6 +171,36 @@ static int set_control(struct vm_config *c, const char *v, char *err, size_t n)
 	return set_string(&c->control, "control", v, err, n);
 }
 
+static int set_bios(struct vm_config *c, const char *v, char *err, size_t n)
+{
+	return parse_flag("bios", v, &c->bios, err, n);
+}
+
+static int set_firmware(struct vm_config *c, const char *v, char *err, size_t n)
+{
+	return set_string(&c->firmware, "firmware", v, err, n);
+}
+
+static int set_cdrom(struct vm_config *c, const char *v, char *err, size_t n)
+{
+	return set_string(&c->cdrom, "cdrom", v, err, n);
+}
+
+static int set_boot(struct vm_config *c, const char *v, char *err, size_t n)
+{
+	return set_string(&c->boot, "boot", v, err, n);
+}
+
+static int set_boot_menu(struct vm_config *c, const char *v, char *err, size_t n)
+{
+	return parse_flag("boot-menu", v, &c->boot_menu, err, n);
+}
+
+static int set_debugcon(struct vm_config *c, const char *v, char *err, size_t n)
+{
+	return set_string(&c->debugcon, "debugcon", v, err, n);
+}
+
 static int set_rng(struct vm_config *c, const char *v, char *err, size_t n)
 {
 	return parse_flag("rng", v ? v : "yes", &c->rng, err, n);
@@ -217,6 +247,14 @@ static const struct option_desc option_table[] = {
 	{ "kernel", 'k', "FILE", "boot this Linux bzImage directly (64-bit entry)", set_kernel },
 	{ "initrd", 'i', "FILE", "initial ramdisk for --kernel", set_initrd },
 	{ "append", 'a', "CMDLINE", "kernel command line for --kernel", set_append },
+	{ "bios", 'b', NULL, "boot through SeaBIOS like a real PC (i440FX/PIIX, IDE,\n"
+	  "std-VGA, e1000): the Windows slot", set_bios },
+	{ "firmware", 0, "FILE", "the BIOS image for --bios (default:\n"
+	  "/usr/share/seabios/bios-256k.bin)", set_firmware },
+	{ "cdrom", 0, "FILE", "an ISO image in the CD-ROM drive (--bios)", set_cdrom },
+	{ "boot", 0, "ORDER", "boot order for --bios: disk, cdrom, net, comma-separated\n"
+	  "(default: disk,cdrom,net)", set_boot },
+	{ "boot-menu", 0, NULL, "show SeaBIOS's boot menu (press ESC) for 2.5 s", set_boot_menu },
 	{ "disk", 'd', "SPEC", "a virtio disk: file=PATH[,ro][,discard=on|off]; may be\n"
 	  "repeated (up to 8)", set_disk },
 	{ "net", 'N', "SPEC", "a virtio NIC: tap=IFNAME or user[,hostfwd=tcp::HPORT-:GPORT...]\n"
@@ -232,6 +270,7 @@ static const struct option_desc option_table[] = {
 	  "protected / 64-bit long mode; may be repeated (up to 8)", set_load },
 	{ "serial", 's', "WHERE", "where COM1 (0x3f8) output goes: stdio, none or a file\n"
 	  "(default: stdio)", set_serial },
+	{ "debugcon", 0, "FILE", "write the firmware's debug log (port 0x402) to FILE", set_debugcon },
 	{ "no-reboot", 'R', NULL, "end duet-vmm when the guest resets: status 0 for a\n"
 	  "reset it asked for, 1 for a triple fault", set_no_reboot },
 	{ "no-sandbox", 0, NULL, "do not put duet-vmm under its seccomp allow-list after\n"
@@ -366,6 +405,10 @@ void config_free(struct vm_config *c)
 	free(c->initrd);
 	free(c->append);
 	free(c->control);
+	free(c->firmware);
+	free(c->cdrom);
+	free(c->boot);
+	free(c->debugcon);
 	for (unsigned i = 0; i < c->nloads; i++)
 		free(c->loads[i].path);
 	for (unsigned i = 0; i < c->ndisks; i++)
@@ -457,12 +500,17 @@ int options_parse(int argc, char **argv, struct vm_config *c, char *err, size_t 
 		snprintf(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
 		return -EINVAL;
 	}
-	if (c->nloads == 0 && !c->kernel) {
-		snprintf(err, errlen, "nothing to run: give --kernel FILE or --load FILE (see --help)");
+	if (c->nloads == 0 && !c->kernel && !c->bios) {
+		snprintf(err, errlen, "nothing to run: give --bios, --kernel FILE or --load FILE "
+			 "(see --help)");
 		return -EINVAL;
 	}
-	if (c->nloads && c->kernel) {
-		snprintf(err, errlen, "--kernel and --load cannot be used together");
+	if ((c->nloads != 0) + (c->kernel != NULL) + (c->bios != 0) > 1) {
+		snprintf(err, errlen, "--bios, --kernel and --load cannot be used together");
+		return -EINVAL;
+	}
+	if ((c->firmware || c->cdrom || c->boot || c->boot_menu) && !c->bios) {
+		snprintf(err, errlen, "--firmware, --cdrom, --boot and --boot-menu need --bios");
 		return -EINVAL;
 	}
 	if ((c->initrd || c->append) && !c->kernel) {

@@ -3,8 +3,9 @@
 # Included by the top-level Makefile (BUILD, CC, PYTHON; `bench` is phony).
 # See tests/bench/README.md.
 #
-#   make bench                      all benchmarks, ~5 minutes
-#   make bench BENCH_ARGS='--only pio'   one group: boot, blk, pio
+#   make bench                           all benchmarks, ~5-7 minutes
+#   make bench BENCH_ARGS='--only pio'   some groups: boot, pio, blk
+#   make bench BENCH_ARGS='--smp2'       also boot with 2 vCPUs (+2-3 min)
 #
 # Built here: tsline (static: runs a VMM and timestamps its serial lines
 # inside the rig, which has no python) and the vmm-pio-exits guest, once
@@ -12,14 +13,15 @@
 
 BENCH_DIR       := $(BUILD)/bench
 BENCH_TSLINE    := $(BENCH_DIR)/tsline
-BENCH_PIO_COUNT ?= 200000
+BENCH_PIO_COUNT ?= 50000
 BENCH_PIO_GUESTS := $(BENCH_DIR)/guests/pio_0.elf $(BENCH_DIR)/guests/pio_$(BENCH_PIO_COUNT).elf
 BENCH_CFLAGS    ?= -O2 -g -Wall -Wextra -Werror
 BENCH_ARGS      ?=
 
 bench: $(RIG_DEPS) $(BUILD)/bin/duet-vmm $(BENCH_TSLINE) $(BENCH_PIO_GUESTS)
 	$(PYTHON) tests/bench/bench_vmm.py --vmm $(BUILD)/bin/duet-vmm --tsline $(BENCH_TSLINE) \
-	    --pio-guests $(BENCH_PIO_GUESTS) --pio-count $(BENCH_PIO_COUNT) $(BENCH_ARGS)
+	    --pio-guests $(BENCH_PIO_GUESTS) --pio-count $(BENCH_PIO_COUNT) --out $(BENCH_DIR)/last \
+	    $(BENCH_ARGS)
 
 $(BENCH_TSLINE): tests/bench/tsline.c
 	@mkdir -p $(@D)

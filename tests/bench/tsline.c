@@ -2,7 +2,8 @@
  * and timestamp what arrives there; the benchmark harness runs it inside the
  * rig, where there is no python and busybox `date` has no sub-second format.
  *
- *   tsline [-o LOG] [-t SECONDS] [-m MARKER]... [-s STATMARK] -- PROGRAM [ARG]...
+ *   tsline [-o LOG] [-t SECONDS] [-m MARKER]... [-s STATMARK] [-g GUESTMAP]
+ *          -- PROGRAM [ARG]...
  *
  * Times are milliseconds (CLOCK_MONOTONIC) since just before fork():
  *   first=   the first complete line on the pipe
@@ -15,12 +16,20 @@
  *            containing STATMARK arrives (default: the last -m MARKER), or
  *            if that never comes the last of the readings taken every 20 ms
  *            (which may fall into the program's teardown);
- *   peak_nonshmem=  the largest VmRSS - RssShmem of those 20 ms readings.
+ *   guest=   the resident size of the program's guest RAM: the sum of Rss
+ *            over the mappings in /proc/PID/smaps whose name contains
+ *            GUESTMAP (-g, default "/memfd:"), read with the STATMARK line
+ *            (-1 when that never came). duet-vmm's guest RAM is the memfd
+ *            "duet-guest-ram", QEMU's memory-backend-memfd one
+ *            "memory-backend-memfd". RssShmem is no measure of it in the
+ *            rig: the programs and their libraries live in the rig's
+ *            initramfs (tmpfs), so their mapped pages count as shmem too.
  * Everything the program writes to stdout is copied to LOG (default: nowhere).
  * The program's stdin is /dev/null, its stderr is inherited. With -t it is
  * killed (SIGKILL) when it still runs after SECONDS.
  * tsline prints one line to stdout:
  *   first=.. m0=.. m1=.. exit=.. status=.. maxrss=.. hwm=.. rss=.. shmem=..
+ *   anon=.. file=.. guest=..
  * and exits 0, or 2 when it cannot run the program at all. status= is the
  * exit status, or 128+N when the program died of signal N.
  */
@@ -86,19 +95,47 @@ static int read_memstat(pid_t pid, struct memstat *m)
 	return m->hwm < 0 || m->rss < 0 || m->shmem < 0 ? -1 : 0;
 }
 
+/* Sum of Rss (KiB) over the mappings whose smaps header line contains
+ * `name`; -1 when smaps cannot be read. */
+static long guest_rss_kb(pid_t pid, const char *name)
+{
+	char path[64], buf[1024];
+	long sum = 0;
+	int match = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(buf, sizeof(buf), f)) {
+		if (strncmp(buf, "Rss:", 4) == 0) {
+			if (match)
+				sum += strtol(buf + 4, NULL, 10);
+		} else if (strchr(buf, '-') && buf[0] != ' ' && strchr(buf, ' ') &&
+			   strchr(buf, '-') < strchr(buf, ' ')) {
+			/* a mapping's header: "start-end perms offset dev inode path" */
+			match = strstr(buf, name) != NULL;
+		}
+	}
+	fclose(f);
+	return sum;
+}
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: tsline [-o LOG] [-t SECONDS] [-m MARKER]... [-s STATMARK] -- "
-		"PROGRAM [ARG]...\n");
+	fprintf(stderr, "usage: tsline [-o LOG] [-t SECONDS] [-m MARKER]... [-s STATMARK] "
+		"[-g GUESTMAP] -- PROGRAM [ARG]...\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	const char *markers[MAX_MARKERS], *statmark = NULL, *logpath = NULL;
+	const char *guestmap = "/memfd:";
+	long guest_kb = -1;
 	double mark_ms[MAX_MARKERS], first_ms = -1, exit_ms;
 	struct memstat last = { -1, -1, -1, -1, -1 }, cur, mark;
-	long peak_nonshmem = -1;
 	double next_sample = 0, limit_ms = 0;
 	int killed = 0, have_mark = 0;
 	char line[LINE_MAX_LEN];
@@ -107,8 +144,11 @@ int main(int argc, char **argv)
 	struct rusage ru;
 	pid_t pid, w;
 
-	while ((opt = getopt(argc, argv, "+o:t:m:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "+o:t:m:s:g:")) != -1) {
 		switch (opt) {
+		case 'g':
+			guestmap = optarg;
+			break;
 		case 't':
 			limit_ms = atof(optarg) * 1e3;
 			break;
@@ -169,8 +209,6 @@ int main(int argc, char **argv)
 		if (now_ms() >= next_sample && read_memstat(pid, &cur) == 0) {
 			next_sample = now_ms() + 20;
 			last = cur;
-			if (cur.rss - cur.shmem > peak_nonshmem)
-				peak_nonshmem = cur.rss - cur.shmem;
 		}
 		if (limit_ms > 0 && !killed && now_ms() > limit_ms) {
 			fprintf(stderr, "tsline: %s still runs after %.0f s, killing it\n",
@@ -215,8 +253,10 @@ int main(int argc, char **argv)
 				if (mark_ms[k] < 0 && strstr(line, markers[k]))
 					mark_ms[k] = t;
 			if (statmark && !have_mark && strstr(line, statmark) &&
-			    read_memstat(pid, &mark) == 0)
+			    read_memstat(pid, &mark) == 0) {
 				have_mark = 1;
+				guest_kb = guest_rss_kb(pid, guestmap);
+			}
 		}
 	}
 	w = wait4(pid, &status, WNOHANG, &ru);
@@ -239,8 +279,8 @@ int main(int argc, char **argv)
 	for (int k = 0; k < nmarkers; k++)
 		printf(" m%d=%.1f", k, mark_ms[k]);
 	printf(" exit=%.1f status=%d maxrss=%ld hwm=%ld rss=%ld shmem=%ld anon=%ld file=%ld"
-	       " peak_nonshmem=%ld\n",
+	       " guest=%ld\n",
 	       exit_ms, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
-	       ru.ru_maxrss, mark.hwm, mark.rss, mark.shmem, mark.anon, mark.file, peak_nonshmem);
+	       ru.ru_maxrss, mark.hwm, mark.rss, mark.shmem, mark.anon, mark.file, guest_kb);
 	return 0;
 }

@@ -43,7 +43,7 @@
 void virtio_blk_disk_init(struct virtio_blk_disk *disk, struct block *bk, bool discard,
 			  unsigned index, const char *name)
 {
-	char id[VIRTIO_BLK_ID_BYTES + 1];
+	char id[VIRTIO_BLK_ID_BYTES + 1] = { 0 }; /* NUL-padded */
 
 	memset(disk, 0, sizeof(*disk));
 	disk->bk = bk;
@@ -369,6 +369,9 @@ static void blk_completed(void *opaque, uint32_t events)
 	(void)events;
 	if (read(blk->done_fd, &n, sizeof(n)) < 0)
 		return;
+	/* The ring is driven here, outside queue_notify: hold the queues so a
+	 * device reset cannot clear them meanwhile. */
+	virtio_queues_lock(blk->vd);
 	pthread_mutex_lock(&blk->lock);
 	/* NULL after a reset or once broken: the answers are dropped. */
 	vq = virtio_queue(blk->vd, 0);
@@ -386,11 +389,12 @@ static void blk_completed(void *opaque, uint32_t events)
 		vq_push(vq, &slot->elem, slot->used_len);
 		pushed = true;
 	}
+	if (pushed)
+		virtio_notify(blk->vd, 0);
 	if (vq)
 		ok = blk_take_requests(blk, vq);
 	pthread_mutex_unlock(&blk->lock);
-	if (pushed)
-		virtio_notify(blk->vd, 0);
+	virtio_queues_unlock(blk->vd);
 	if (!ok)
 		virtio_broken(blk->vd, 0);
 }
@@ -426,7 +430,8 @@ static void *blk_worker(void *opaque)
 }
 
 /* reset: device reset (a vCPU thread) or machine reset (the event-loop
- * thread, vCPUs stopped); the transport has already reset the queue.
+ * thread, vCPUs stopped), with the transport's queue lock held; the
+ * transport clears the queue right after.
  * Requests not started are dropped; the one in flight cannot be taken
  * back (a pwritev is under way), so wait for it. */
 static void blk_reset(struct virtio_dev *vd)

@@ -243,6 +243,9 @@ int virtio_input_send(struct virtio_input *in, uint16_t type, uint16_t code, int
 	uint8_t *ev;
 	int err = 0;
 
+	/* This pushes from the caller's thread: hold the queues like
+	 * queue_notify does. */
+	virtio_queues_lock(in->vd);
 	pthread_mutex_lock(&in->lock);
 	if (in->pending_count == INPUT_PENDING_MAX) {
 		err = -EAGAIN;
@@ -256,6 +259,7 @@ int virtio_input_send(struct virtio_input *in, uint16_t type, uint16_t code, int
 			input_flush(in);
 	}
 	pthread_mutex_unlock(&in->lock);
+	virtio_queues_unlock(in->vd);
 	return err;
 }
 

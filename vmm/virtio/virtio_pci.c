@@ -110,12 +110,23 @@ struct virtio_notify_ctx {
 	unsigned q;
 };
 
+void virtio_queues_lock(struct virtio_dev *vd)
+{
+	pthread_mutex_lock(&vd->queue_lock);
+}
+
+void virtio_queues_unlock(struct virtio_dev *vd)
+{
+	pthread_mutex_unlock(&vd->queue_lock);
+}
+
 static void virtio_queue_kick(struct virtio_dev *vd, unsigned q)
 {
-	if (!(vd->status & VIRTIO_STATUS_DRIVER_OK) || !virtio_queue(vd, q))
-		return;
-	if (vd->ops->queue_notify)
+	pthread_mutex_lock(&vd->queue_lock);
+	if ((vd->status & VIRTIO_STATUS_DRIVER_OK) && virtio_queue(vd, q) &&
+	    vd->ops->queue_notify)
 		vd->ops->queue_notify(vd, q);
+	pthread_mutex_unlock(&vd->queue_lock);
 }
 
 static void virtio_ioeventfd_fired(void *opaque, uint32_t events)
@@ -190,16 +201,23 @@ static void virtio_reset_locked(struct virtio_dev *vd)
 	}
 }
 
-static void virtio_machine_reset(void *opaque)
+/* virtio_device_reset: quiesce the device model first, then clear the
+ * transport's queue state, with no queue being driven meanwhile. */
+static void virtio_device_reset(struct virtio_dev *vd)
 {
-	struct virtio_dev *vd = opaque;
-
+	pthread_mutex_lock(&vd->queue_lock);
+	if (vd->ops->reset)
+		vd->ops->reset(vd);
 	pthread_mutex_lock(&vd->lock);
 	virtio_reset_locked(vd);
 	pthread_mutex_unlock(&vd->lock);
-	if (vd->ops->reset)
-		vd->ops->reset(vd);
+	pthread_mutex_unlock(&vd->queue_lock);
 	pci_set_irq(&vd->pci, 0);
+}
+
+static void virtio_machine_reset(void *opaque)
+{
+	virtio_device_reset(opaque);
 }
 
 /* ---- common configuration ---- */
@@ -407,14 +425,9 @@ static void virtio_bar_write(void *opaque, uint64_t offset, const void *data, un
 	if (offset < VIRTIO_OFF_COMMON + VIRTIO_PCI_COMMON_CFG_SIZE) {
 		pthread_mutex_lock(&vd->lock);
 		common_write(vd, (unsigned)offset, size, v, &reset, &driver_ok);
-		if (reset)
-			virtio_reset_locked(vd);
 		pthread_mutex_unlock(&vd->lock);
-		if (reset) {
-			if (vd->ops->reset)
-				vd->ops->reset(vd);
-			pci_set_irq(&vd->pci, 0);
-		}
+		if (reset)
+			virtio_device_reset(vd);
 		if (driver_ok && vd->ops->driver_ok)
 			vd->ops->driver_ok(vd);
 	} else if (offset >= VIRTIO_OFF_DEVICE && offset < VIRTIO_OFF_DEVICE + VIRTIO_REGION_SIZE) {
@@ -486,6 +499,7 @@ static void virtio_free(void *opaque)
 		}
 	}
 	pthread_mutex_destroy(&vd->lock);
+	pthread_mutex_destroy(&vd->queue_lock);
 	free(vd);
 }
 
@@ -504,11 +518,13 @@ int virtio_pci_create(struct vm *vm, const struct virtio_dev_ops *ops, void *opa
 	vd->ops = ops;
 	vd->opaque = opaque;
 	pthread_mutex_init(&vd->lock, NULL);
+	pthread_mutex_init(&vd->queue_lock, NULL);
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		vd->queues[q].ioeventfd = -1;
 	err = vm_on_destroy(vm, virtio_free, vd);
 	if (err) {
 		pthread_mutex_destroy(&vd->lock);
+		pthread_mutex_destroy(&vd->queue_lock);
 		free(vd);
 		return err;
 	}

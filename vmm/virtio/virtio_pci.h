@@ -54,6 +54,11 @@ struct virtio_dev {
 	const struct virtio_dev_ops *ops;
 	void *opaque;                 /* the device model's state */
 	pthread_mutex_t lock;         /* transport registers */
+	/* Held while a queue is driven (queue_notify) and while the device
+	 * resets, so a reset never pulls a ring from under a running pop or
+	 * push. Devices that push from other threads take it too
+	 * (virtio_queues_lock); it nests outside the device's own locks. */
+	pthread_mutex_t queue_lock;
 	uint64_t driver_features;
 	uint32_t device_feature_select, driver_feature_select;
 	uint8_t status;
@@ -80,6 +85,9 @@ void virtio_notify(struct virtio_dev *vd, unsigned q);
 void virtio_config_changed(struct virtio_dev *vd);
 /* virtio_broken: a queue broke the rules: set DEVICE_NEEDS_RESET, log once. */
 void virtio_broken(struct virtio_dev *vd, unsigned q);
+
+void virtio_queues_lock(struct virtio_dev *vd);
+void virtio_queues_unlock(struct virtio_dev *vd);
 
 static inline int virtio_has_feature(const struct virtio_dev *vd, unsigned bit)
 {

@@ -1,0 +1,47 @@
+# duet-display's tests, included by the top-level Makefile.
+#   make check-display   cmocka tests of the seat, compositor and protocol
+#                        checks, then tests/display/test_display.py: a
+#                        sanitized duet-display (offscreen output, synthetic
+#                        input) with test peers, good and hostile
+#   make bench-display   tests/display/bench_compose.c: compose cost against
+#                        memcpy, and idle CPU
+# Everything here is built with the sanitizers except the benchmark.
+
+DISPLAY_TEST_SRCS := $(wildcard tests/display/test_*.c)
+DISPLAY_TEST_BINS := $(patsubst tests/display/%.c,$(BUILD)/asan/tests/display/%,$(DISPLAY_TEST_SRCS))
+DISPLAY_PEER      := $(BUILD)/asan/tests/display/peer
+DISPLAY_ASAN_BIN  := $(BUILD)/asan/bin/duet-display
+
+$(call asan_obj,$(DISPLAY_TEST_SRCS) tests/display/peer.c) $(call obj,tests/display/peer.c tests/display/bench_compose.c): \
+	BASE_CPPFLAGS += -Idisplay $(DISPLAY_CFLAGS)
+
+$(DISPLAY_ASAN_BIN): $(call asan_obj,display/main.c $(DISPLAY_SRCS)) $(BUILD)/asan/lib/libduet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ $(DISPLAY_LIBS)
+
+$(BUILD)/asan/tests/display/test_%: $(BUILD)/asan/obj/tests/display/test_%.o $(call asan_obj,$(DISPLAY_SRCS)) $(BUILD)/asan/lib/libduet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ $(DISPLAY_LIBS) -lcmocka
+
+$(DISPLAY_PEER): $(call asan_obj,tests/display/peer.c) $(BUILD)/asan/lib/libduet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^
+
+check-display: $(DISPLAY_ASAN_BIN) $(DISPLAY_PEER) $(DISPLAY_TEST_BINS)
+	sh tests/unit/run.sh $(DISPLAY_TEST_BINS)
+	DUET_DISPLAY=$(DISPLAY_ASAN_BIN) DUET_DISPLAY_PEER=$(DISPLAY_PEER) \
+	    $(PYTHON) -m pytest -q -p no:cacheprovider tests/display
+
+# The benchmark runs optimised code: it times the compositor in-process and
+# the idle CPU of a real duet-display with two peers.
+$(BUILD)/tests/display/peer: $(call obj,tests/display/peer.c) $(BUILD)/lib/libduet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^
+
+$(BUILD)/bench/bench_compose: $(call obj,tests/display/bench_compose.c $(DISPLAY_SRCS)) $(BUILD)/lib/libduet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(DISPLAY_LIBS)
+
+.PHONY: bench-display
+bench-display: $(BUILD)/bench/bench_compose $(BUILD)/bin/duet-display $(BUILD)/tests/display/peer
+	$(BUILD)/bench/bench_compose $(BUILD)/bin/duet-display $(BUILD)/tests/display/peer

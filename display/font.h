@@ -1,4 +1,4 @@
-/* A built-in 5x7 bitmap font for the banner and the status screens, so the
+/* A built-in 5x7 bitmap font (plus a descender row) for the banner and the status screens, so the
  * display needs no font files or font libraries. Printable ASCII only;
  * anything else is drawn as '?'. */
 #ifndef DUET_DISPLAY_FONT_H
@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #define FONT_GLYPH_WIDTH 5
-#define FONT_GLYPH_HEIGHT 7
+#define FONT_GLYPH_HEIGHT 8
 #define FONT_ADVANCE 6 /* glyph plus one column of space */
 
 /* font_text_width: pixels `text` takes at `scale` (each font pixel becomes

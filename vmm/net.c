@@ -376,7 +376,7 @@ static int tap_attach(struct tap *t, const char *text)
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
 	if (t->be.vnet_hdr) {
 		if (ioctl(t->fd, TUNGETFEATURES, &features) < 0 || !(features & IFF_VNET_HDR)) {
-			log_error("--net %s: this kernel's TAP has no virtio-net headers "
+			log_error("--net '%s': this kernel's TAP has no virtio-net headers "
 				  "(IFF_VNET_HDR)", text);
 			return -EOPNOTSUPP;
 		}
@@ -387,27 +387,27 @@ static int tap_attach(struct tap *t, const char *text)
 		int err = errno;
 
 		if (err == EPERM || err == EACCES)
-			log_error("--net %s: no permission to %s %s (create it for this user "
+			log_error("--net '%s': no permission to %s %s (create it for this user "
 				  "first: ip tuntap add %s mode tap user $USER)", text,
 				  exists ? "use" : "create", t->name, t->name);
 		else if (err == EBUSY)
-			log_error("--net %s: %s is in use by another process", text, t->name);
+			log_error("--net '%s': %s is in use by another process", text, t->name);
 		else if (err == EINVAL)
-			log_error("--net %s: %s exists but is not a single-queue TAP device "
+			log_error("--net '%s': %s exists but is not a single-queue TAP device "
 				  "(a TUN device, or multi-queue?)", text, t->name);
 		else
-			log_error("--net %s: cannot attach to %s: %s", text, t->name,
+			log_error("--net '%s': cannot attach to %s: %s", text, t->name,
 				  strerror(err));
 		return -err;
 	}
 	if (!exists)
-		log_info("--net %s: created %s; it goes away when duet-vmm ends. Bring it "
+		log_info("--net '%s': created %s; it goes away when duet-vmm ends. Bring it "
 			 "up and give it an address on the host", text, t->name);
 	if (t->be.vnet_hdr && (ioctl(t->fd, TUNSETVNETHDRSZ, &hdr_len) < 0 ||
 			       ioctl(t->fd, TUNSETOFFLOAD, 0) < 0)) {
 		int err = errno;
 
-		log_error("--net %s: cannot set up virtio-net headers on %s: %s", text,
+		log_error("--net '%s': cannot set up virtio-net headers on %s: %s", text,
 			  t->name, strerror(err));
 		return -err;
 	}
@@ -431,7 +431,7 @@ static int tap_open(struct event_loop *loop, const char *text, const struct net_
 	t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (t->fd < 0) {
 		err = -errno;
-		log_error("--net %s: cannot open /dev/net/tun: %s%s", text, strerror(errno),
+		log_error("--net '%s': cannot open /dev/net/tun: %s%s", text, strerror(errno),
 			  errno == ENOENT ? " (is the tun module loaded?)" : "");
 		free(t);
 		return err;
@@ -440,7 +440,7 @@ static int tap_open(struct event_loop *loop, const char *text, const struct net_
 	if (!err) {
 		err = event_add_fd(loop, t->fd, EPOLLIN, tap_readable, t);
 		if (err)
-			log_error("--net %s: cannot watch the TAP: %s", text, strerror(-err));
+			log_error("--net '%s': cannot watch the TAP: %s", text, strerror(-err));
 	}
 	if (err) {
 		close(t->fd);
@@ -821,7 +821,7 @@ static int user_open(struct event_loop *loop, const char *text, const struct net
 			err = -ENOMEM;
 	}
 	if (err) {
-		log_error("--net %s: cannot set up user networking: %s", text, strerror(-err));
+		log_error("--net '%s': cannot set up user networking: %s", text, strerror(-err));
 		user_close(&u->be);
 		return err;
 	}
@@ -834,7 +834,7 @@ static int user_open(struct event_loop *loop, const char *text, const struct net
 				      f->guest_port) < 0) {
 			err = errno ? -errno : -EADDRINUSE;
 			inet_ntop(AF_INET, &f->host_addr, host, sizeof(host));
-			log_error("--net %s: cannot forward %s %s:%u: %s", text,
+			log_error("--net '%s': cannot forward %s %s:%u: %s", text,
 				  f->udp ? "udp" : "tcp", host, f->host_port, strerror(-err));
 			user_close(&u->be);
 			return err;

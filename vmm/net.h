@@ -122,7 +122,7 @@ struct net_backend {
 };
 
 /* net_backend_open: the back end `spec` names, its fds on `loop`. -errno
- * with one line logged ("--net tap=tap0: ...") when it cannot be had. */
+ * with one line logged ("--net 'tap=tap0': ...") when it cannot be had. */
 int net_backend_open(struct event_loop *loop, const char *text, const struct net_spec *spec,
 		     const struct net_nic *nic, struct net_backend **out);
 

@@ -189,7 +189,7 @@ void ide_submit(struct ide_device *dev, const struct ide_job *job,
  * transfer was taken from that start yet. The selected device first. */
 static void ide_dma_try(struct ide_channel *ch)
 {
-	if (!ch->ide->bus_master || !(ch->bm_cmd & BM_CMD_START) || !ch->bm_armed)
+	if (!ch->bus_master || !(ch->bm_cmd & BM_CMD_START) || !ch->bm_armed)
 		return;
 	for (unsigned i = 0; i < 2; i++) {
 		struct ide_device *dev = &ch->dev[(ch->select + i) & 1];
@@ -769,7 +769,7 @@ void ide_set_bus_master(struct ide *ide, bool enabled)
 		struct ide_channel *ch = &ide->ch[c];
 
 		pthread_mutex_lock(&ch->lock);
-		ide->bus_master = enabled;
+		ch->bus_master = enabled;
 		ide_dma_try(ch);
 		ide_channel_run(ch);
 		pthread_mutex_unlock(&ch->lock);

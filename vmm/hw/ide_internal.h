@@ -239,6 +239,7 @@ struct ide_channel {
 	uint8_t bm_cmd, bm_status;
 	uint32_t bm_prd;
 	bool bm_armed;         /* started, and no transfer taken from this start yet */
+	bool bus_master;       /* PCICMD bus master enable, as this channel sees it */
 
 	/* The worker. */
 	pthread_t thread;
@@ -252,7 +253,6 @@ struct ide {
 	struct bus *pio;
 	const struct guest_mem *mem;
 	bool threaded;
-	bool bus_master;       /* PCICMD bus master enable */
 	struct ide_channel ch[IDE_CHANNELS];
 };
 

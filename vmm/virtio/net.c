@@ -414,7 +414,7 @@ static int vnet_create(struct vm *vm, unsigned index)
 	int rc;
 
 	if (net_spec_parse(text, &spec, err, sizeof(err))) {
-		log_error("--net %s: %s", text, err);
+		log_error("--net '%s': %s", text, err);
 		return -EINVAL;
 	}
 	n = calloc(1, sizeof(*n));
@@ -443,7 +443,7 @@ static int vnet_create(struct vm *vm, unsigned index)
 	rc = virtio_pci_create(vm, n->be->offloads ? &vnet_ops_offload : &vnet_ops_plain, n,
 			       &n->vd);
 	if (rc) {
-		log_error("--net %s: cannot create the virtio-net device (%s)", text,
+		log_error("--net '%s': cannot create the virtio-net device (%s)", text,
 			  strerror(-rc));
 		return rc;
 	}

@@ -203,12 +203,12 @@ static int set_debugcon(struct vm_config *c, const char *v, char *err, size_t n)
 
 static int set_rng(struct vm_config *c, const char *v, char *err, size_t n)
 {
-	return parse_flag("rng", v ? v : "yes", &c->rng, err, n);
+	return parse_flag("rng", v, &c->rng, err, n);
 }
 
 static int set_input(struct vm_config *c, const char *v, char *err, size_t n)
 {
-	return parse_flag("input", v ? v : "yes", &c->input, err, n);
+	return parse_flag("input", v, &c->input, err, n);
 }
 
 static int set_no_reboot(struct vm_config *c, const char *v, char *err, size_t n)
@@ -261,8 +261,8 @@ static const struct option_desc option_table[] = {
 	  "[,mac=xx:xx:xx:xx:xx:xx]; may be repeated (up to 4)", set_net },
 	{ "control", 'C', "PATH", "listen for control commands (JSON lines) on this\n"
 	  "Unix socket", set_control },
-	{ "rng", 0, NULL, "give a --kernel guest a virtio-rng device (default: yes)", set_rng },
-	{ "input", 0, NULL, "give a --kernel guest virtio keyboard and tablet devices\n"
+	{ "rng", 0, "yes|no", "give a --kernel guest a virtio-rng device (default: yes)", set_rng },
+	{ "input", 0, "yes|no", "give a --kernel guest virtio keyboard and tablet devices\n"
 	  "(default: yes)", set_input },
 	{ "load", 'l', "FILE[@ADDR]", "put an image in guest memory and start the first one:\n"
 	  "a flat binary at ADDR (default 0x7c00) in real mode, or an\n"
@@ -298,10 +298,12 @@ static void print_help(void)
 		char head[48];
 		const char *h = o->help;
 
-		snprintf(head, sizeof(head), "%s%c%s--%s%s%s",
-			 o->short_name ? "-" : "  ", o->short_name ? o->short_name : ' ',
-			 o->short_name ? ", " : "  ", o->name, o->arg ? " " : "",
-			 o->arg ? o->arg : "");
+		if (o->short_name)
+			snprintf(head, sizeof(head), "-%c, --%s%s%s", o->short_name, o->name,
+				 o->arg ? " " : "", o->arg ? o->arg : "");
+		else
+			snprintf(head, sizeof(head), "    --%s%s%s", o->name, o->arg ? " " : "",
+				 o->arg ? o->arg : "");
 		printf("  %-26s", head);
 		if (strlen(head) > 26)
 			printf("\n  %-26s", "");

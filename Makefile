@@ -36,13 +36,18 @@ all: $(BUILD)/bin/duet-vmm $(BUILD)/bin/duet-vmctl $(BUILD)/bin/duet-display
 deps:
 	@sh $(DEPS_SCRIPT)
 
+# V=1 shows every command; by default one short line per file.
+Q := $(if $(V),,@)
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CPPFLAGS) $(CFLAGS) $(WARNINGS) -MMD -MP -c $< -o $@
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(BASE_CPPFLAGS) $(CFLAGS) $(WARNINGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/asan/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CPPFLAGS) $(CFLAGS) $(WARNINGS) $(SANITIZE) -MMD -MP -c $< -o $@
+	@$(if $(V),,echo "  CC asan $<")
+	$(Q)$(CC) $(BASE_CPPFLAGS) $(CFLAGS) $(WARNINGS) $(SANITIZE) -MMD -MP -c $< -o $@
 
 $(BUILD)/lib/libduet.a: $(call obj,$(LIB_SRCS))
 	@mkdir -p $(dir $@)

@@ -10,8 +10,11 @@
  *  - sockets for the control socket and user-mode networking (libslirp
  *    opens connections on the guest's behalf);
  *  - unlink, for removing the control socket at exit.
- * Everything else — opening files, exec, ptrace, mount, new namespaces,
- * module loading — kills the process. */
+ * Opening a file fails with EACCES rather than killing: libslirp reads
+ * /etc/resolv.conf when the guest first asks its DNS proxy, and a guest must
+ * not be able to kill its VMM by asking for a name; it gets no file either.
+ * Everything else — exec, ptrace, mount, new namespaces, module loading —
+ * kills the process. */
 #include "sandbox.h"
 
 #include <errno.h>
@@ -39,7 +42,7 @@ static const int sandbox_allowed[] = {
 	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
 	SCMP_SYS(timerfd_settime), SCMP_SYS(timerfd_gettime), SCMP_SYS(poll), SCMP_SYS(ppoll),
 	SCMP_SYS(getrandom),
-	SCMP_SYS(accept4), SCMP_SYS(recvfrom), SCMP_SYS(sendto), SCMP_SYS(recvmsg),
+	SCMP_SYS(accept), SCMP_SYS(accept4), SCMP_SYS(recvfrom), SCMP_SYS(sendto), SCMP_SYS(recvmsg),
 	SCMP_SYS(sendmsg), SCMP_SYS(socket), SCMP_SYS(connect), SCMP_SYS(bind),
 	SCMP_SYS(listen), SCMP_SYS(setsockopt), SCMP_SYS(getsockopt),
 	SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(shutdown),
@@ -76,6 +79,12 @@ int sandbox_install(int log_only)
 	 * ENOSYS makes glibc fall back to clone. */
 	if (!err)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	if (!err)
+		err = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(open), 0);
+	if (!err)
+		err = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 0);
+	if (!err)
+		err = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat2), 0);
 	/* Thread names only (pthread_setname_np on the calling thread). */
 	if (!err)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,

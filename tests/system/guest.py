@@ -38,7 +38,8 @@ def build_initrd(script: str, modules: list[str] | None = None) -> bytes:
     for applet in ("sh", "mount", "insmod", "cat", "echo", "grep", "poweroff", "reboot",
                    "sleep", "ls", "dd", "md5sum", "sha256sum", "ip", "udhcpc", "wget",
                    "hexdump", "head", "tail", "wc", "sync", "mkdir", "rm", "cmp", "find",
-                   "od", "tr", "cut", "awk", "seq", "date", "hwclock", "nc", "ping", "uname"):
+                   "od", "tr", "cut", "awk", "seq", "date", "hwclock", "nc", "ping", "uname",
+                   "nslookup"):
         c.symlink(f"bin/{applet}", "/bin/busybox")
     moddir = KERNEL_DIR / "lib" / "modules" / kernel_release()
     order = []

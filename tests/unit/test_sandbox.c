@@ -1,7 +1,7 @@
 /* Pins vmm/sandbox.c: under the real allow-list a child process can still
- * do what a running VMM does (pipe I/O, memory, threads), and a forbidden
- * system call (opening a file, exec, a non-thread clone) kills it with
- * SIGSYS. Children leave with _exit so no sanitizer exit work runs under
+ * do what a running VMM does (pipe I/O, memory, threads), opening a file
+ * fails with EACCES, and a forbidden system call (exec, a non-thread clone,
+ * ptrace) kills it with SIGSYS. Children leave with _exit so no sanitizer exit work runs under
  * the filter. */
 #include <errno.h>
 #include <fcntl.h>
@@ -60,11 +60,18 @@ static int allowed_after(void)
 	return 0;
 }
 
-static int forbidden_open(void)
+static int refused_open(void)
 {
 	int fd = open("/etc/hostname", O_RDONLY);
 
-	return fd >= 0 ? 10 : 11; /* either way, we should not get here */
+	if (fd >= 0)
+		return 10;
+	return errno == EACCES ? 0 : 11;
+}
+
+static int forbidden_ptrace(void)
+{
+	return (int)syscall(SYS_ptrace, 0, 0, 0, 0) == 0 ? 15 : 16;
 }
 
 static int forbidden_exec(void)
@@ -88,11 +95,14 @@ static void test_allowed(void **state)
 	status = run_child(allowed_after);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
+	status = run_child(refused_open);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 static void test_forbidden_kills(void **state)
 {
-	int (*bodies[])(void) = { forbidden_open, forbidden_exec, forbidden_fork };
+	int (*bodies[])(void) = { forbidden_exec, forbidden_fork, forbidden_ptrace };
 
 	(void)state;
 	for (unsigned i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {

@@ -6,7 +6,8 @@ UNIT_LIBS := $(VMM_LIBS) -lcmocka
 
 $(BUILD)/asan/tests/unit/%: $(BUILD)/asan/obj/tests/unit/%.o $(call asan_obj,$(VMM_SRCS)) $(BUILD)/asan/lib/libduet.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ $(UNIT_LIBS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ $(UNIT_LIBS)
 
 check-unit: $(UNIT_BINS)
 	sh tests/unit/run.sh $(UNIT_BINS)

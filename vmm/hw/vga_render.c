@@ -202,11 +202,17 @@ static void vga_make_look(const struct vga_regs *regs, const struct vga_geometry
 
 /* ---- damage ---- */
 
+/* vga_rects_touch: do the rectangles overlap, or share an edge (not just
+ * a corner)? Then their union wastes nothing. */
 static int vga_rects_touch(const struct vga_rect *a, unsigned x, unsigned y, unsigned w,
 			   unsigned h)
 {
-	return x <= a->x + a->width && x + w >= a->x && y <= a->y + a->height &&
-	       y + h >= a->y;
+	int tx = x <= a->x + a->width && x + w >= a->x;
+	int ty = y <= a->y + a->height && y + h >= a->y;
+	int ox = x < a->x + a->width && x + w > a->x;
+	int oy = y < a->y + a->height && y + h > a->y;
+
+	return (tx && oy) || (ox && ty);
 }
 
 static void vga_rect_union(struct vga_rect *a, unsigned x, unsigned y, unsigned w, unsigned h)

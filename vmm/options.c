@@ -201,6 +201,11 @@ static int set_debugcon(struct vm_config *c, const char *v, char *err, size_t n)
 	return set_string(&c->debugcon, "debugcon", v, err, n);
 }
 
+static int set_display(struct vm_config *c, const char *v, char *err, size_t n)
+{
+	return set_string(&c->display, "display", v, err, n);
+}
+
 static int set_rng(struct vm_config *c, const char *v, char *err, size_t n)
 {
 	return parse_flag("rng", v, &c->rng, err, n);
@@ -261,6 +266,8 @@ static const struct option_desc option_table[] = {
 	  "[,mac=xx:xx:xx:xx:xx:xx]; may be repeated (up to 4)", set_net },
 	{ "control", 'C', "PATH", "listen for control commands (JSON lines) on this\n"
 	  "Unix socket", set_control },
+	{ "display", 'D', "PATH", "show the guest's screen on duet-display listening at\n"
+	  "PATH (e.g. /run/duet/display.sock) and take its input", set_display },
 	{ "rng", 0, "yes|no", "give a --kernel guest a virtio-rng device (default: yes)", set_rng },
 	{ "input", 0, "yes|no", "give a --kernel guest virtio keyboard and tablet devices\n"
 	  "(default: yes)", set_input },
@@ -411,6 +418,7 @@ void config_free(struct vm_config *c)
 	free(c->cdrom);
 	free(c->boot);
 	free(c->debugcon);
+	free(c->display);
 	for (unsigned i = 0; i < c->nloads; i++)
 		free(c->loads[i].path);
 	for (unsigned i = 0; i < c->ndisks; i++)

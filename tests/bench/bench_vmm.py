@@ -1,11 +1,14 @@
 #!/usr/bin/python3
-"""duet-vmm against QEMU (-accel kvm), measured inside one boot of the rig.
+"""duet-vmm against QEMU (-accel kvm), measured inside the rig.
 
-Both VMMs run in the same rig run (tests/system/rig.py: Debian's kernel
-under QEMU/TCG with nested KVM), interleaved run by run, so they see the same
-conditions. Every VMM run goes through `tsline` (tsline.c), which starts the
-VMM with the guest's serial console on a pipe and timestamps its lines.
-Results, one line per comparison:
+The rig (tests/system/rig.py) is Debian's kernel under QEMU/TCG with nested
+KVM. Each repetition of a benchmark is one rig boot in which duet-vmm and
+its QEMU peers run one after the other, so each comparison is made under the
+same conditions. (One rig boot per repetition rather than one for all: the
+rig now and then hangs whole, with either VMM inside; the runs of a hung
+boot go again, once, in a fresh one.) Every VMM run goes through `tsline`
+(tsline.c), which starts the VMM with the guest's serial console on a pipe
+and timestamps its lines. Results, one line per comparison:
 
     bench NAME: duet=VALUE UNIT qemu-pc=VALUE UNIT ratio=R      (R = duet/peer)
 
@@ -477,7 +480,7 @@ def main() -> int:
                     got = {"results.txt": "".join(
                         m + "\n" for m in re.findall(r"^BENCH-RESULT (.*)$", serial, re.M)).encode()}
             print(f" {time.monotonic() - start:.0f} s", flush=True)
-            tag = plan.label.replace(" ", "_").replace("/", "of")
+            tag = plan.label.replace(" (again)", ".again").replace(" ", "-").replace("/", "of")
             (out / f"rig-serial.{tag}.log").write_text(serial)
             (out / f"rig-command.{tag}.sh").write_text(plan.script())
             for name, data in got.items():

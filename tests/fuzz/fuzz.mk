@@ -27,12 +27,17 @@ $(BUILD)/fuzz/fuzz_fw_cfg: $(call fuzz_obj,tests/fuzz/fuzz_fw_cfg.c vmm/hw/fw_cf
 $(BUILD)/fuzz/fuzz_ide: $(call fuzz_obj,tests/fuzz/fuzz_ide.c vmm/hw/ide.c vmm/hw/ata.c vmm/hw/atapi.c vmm/block.c vmm/bus.c vmm/mem.c lib/log.c)
 	$(FUZZ_CC) $(CFLAGS) $(FUZZ_SANITIZE) -fsanitize=fuzzer -o $@ $^ -lpthread
 
+# The std-VGA without PCI or KVM: the harness stubs what vga.c calls there.
+$(BUILD)/fuzz/fuzz_vga: $(call fuzz_obj,tests/fuzz/fuzz_vga.c vmm/hw/vga.c vmm/hw/vga_render.c vmm/png_write.c vmm/bus.c lib/log.c)
+	$(FUZZ_CC) $(CFLAGS) $(FUZZ_SANITIZE) -fsanitize=fuzzer -o $@ $^ -lpng16 -lpthread
+
 $(BUILD)/fuzz/seeds_%: tests/fuzz/fuzz_%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(BASE_CPPFLAGS) $(CFLAGS) $(WARNINGS) -DFUZZ_SEEDS -o $@ $<
 
 FUZZ_NAMES := virtqueue fw_cfg
 FUZZ_NAMES += ide
+FUZZ_NAMES += vga
 
 fuzz: $(foreach n,$(FUZZ_NAMES),$(BUILD)/fuzz/fuzz_$(n) $(BUILD)/fuzz/seeds_$(n))
 	@set -e; for n in $(FUZZ_NAMES); do \

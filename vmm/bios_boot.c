@@ -203,7 +203,9 @@ static int bios_fw_cfg(struct vm *vm)
 	 * boot messages reach the serial log too. */
 	if ((err = fw_cfg_add_file(fw, "etc/sercon-port", &sercon, sizeof(sercon))))
 		return err;
-	return bios_add_rom(fw, "vgaroms/vgabios-stdvga.bin", BIOS_DEFAULT_VGA_ROM);
+	/* Named for the device, SeaBIOS runs it with the VGA's PCI address, and
+	 * SeaVGABIOS finds its framebuffer in BAR0 (a vgaroms/ file would not). */
+	return bios_add_rom(fw, "pci1234,1111.rom", BIOS_DEFAULT_VGA_ROM);
 }
 
 int bios_setup(struct vm *vm)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "event.h"
+#include "display_link.h"
 #include "hw/piix.h"
 #include "input.h"
 #include "log.h"
@@ -29,6 +30,7 @@ struct control;
 struct control_client {
 	struct control *ctl;
 	int fd;
+	int passed_fd;  /* a file the client sent with SCM_RIGHTS, or -1 */
 	size_t len;
 	char buf[CONTROL_LINE_MAX];
 };
@@ -86,7 +88,7 @@ static json_t *control_status(struct control *ctl)
 			 "restarts", (int)vm->restarts, "uptime", uptime);
 }
 
-static json_t *control_execute(struct control *ctl, const char *line)
+static json_t *control_execute(struct control *ctl, const char *line, int *passed_fd)
 {
 	struct vm *vm = ctl->vm;
 	json_error_t jerr;
@@ -134,13 +136,25 @@ static json_t *control_execute(struct control *ctl, const char *line)
 			reply = control_error("%s", why);
 		else
 			reply = json_pack("{s:b}", "ok", 1);
+	} else if (!strcmp(name, "screendump")) {
+		int err;
+
+		if (*passed_fd < 0) {
+			reply = control_error("%s", "screendump needs a file: send its descriptor "
+					      "with the request (duet-vmctl SOCK screendump file=X.png)");
+		} else {
+			err = display_screendump_fd(vm, *passed_fd);
+			*passed_fd = -1; /* taken over, closed */
+			reply = err ? control_error("screendump: %s", strerror(-err))
+				    : json_pack("{s:b}", "ok", 1);
+		}
 	} else if (!strcmp(name, "quit")) {
 		log_info("quit requested on the control socket");
 		vm_stop(vm, VM_STOP_POWEROFF, 0);
 		reply = json_pack("{s:b}", "ok", 1);
 	} else {
 		reply = control_error("unknown command '%s' (status, pause, resume, reset, "
-				      "powerdown, sendkey, quit)", name);
+				      "powerdown, sendkey, screendump, quit)", name);
 	}
 	json_decref(req);
 	return reply;
@@ -155,6 +169,8 @@ static void control_client_close(struct control_client *c)
 			ctl->clients[i] = NULL;
 	event_del_fd(ctl->vm->loop, c->fd);
 	close(c->fd);
+	if (c->passed_fd >= 0)
+		close(c->passed_fd);
 	free(c);
 }
 
@@ -164,8 +180,30 @@ static void control_client_readable(void *opaque, uint32_t events)
 	ssize_t n;
 	char *nl;
 
+	struct iovec iov = { c->buf + c->len, sizeof(c->buf) - c->len };
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
+			      .msg_controllen = sizeof(cbuf.buf) };
+	struct cmsghdr *cm;
+
 	(void)events;
-	n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+	n = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC);
+	/* At most one descriptor is kept (for the next request); any other
+	 * is closed at once. A truncated control message is ignored. */
+	for (cm = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL; cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int))) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+			if (c->passed_fd >= 0)
+				close(c->passed_fd);
+			c->passed_fd = fd;
+		}
+	}
 	if (n <= 0) {
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
@@ -178,7 +216,7 @@ static void control_client_readable(void *opaque, uint32_t events)
 
 		*nl = 0;
 		if (line_len > 0 && strspn(c->buf, " \t\r") != line_len)
-			control_send(c, control_execute(c->ctl, c->buf));
+			control_send(c, control_execute(c->ctl, c->buf, &c->passed_fd));
 		memmove(c->buf, nl + 1, c->len - line_len - 1);
 		c->len -= line_len + 1;
 	}
@@ -208,6 +246,7 @@ static void control_accept(void *opaque, uint32_t events)
 	}
 	c->ctl = ctl;
 	c->fd = fd;
+	c->passed_fd = -1;
 	if (event_add_fd(ctl->vm->loop, fd, EPOLLIN, control_client_readable, c)) {
 		close(fd);
 		free(c);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #include "device.h"
 #include "display_client.h"
@@ -102,6 +103,15 @@ static void link_free(void *opaque)
 	if (display_link_of == l)
 		display_link_of = NULL;
 	free(l);
+}
+
+int display_screendump_fd(struct vm *vm, int fd)
+{
+	if (!display_link_of || display_link_of->vm != vm) {
+		close(fd);
+		return -ENODEV;
+	}
+	return vga_screendump_fd(display_link_of->vga, fd);
 }
 
 static int display_link_init(struct vm *vm)

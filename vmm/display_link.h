@@ -11,4 +11,10 @@ struct vm;
  * one dirty-log read per tick and nothing else. */
 #define DISPLAY_REFRESH_NS (1000000000ULL / 30)
 
+/* display_screendump_fd: bring the picture up to date and write it as a
+ * PNG into `fd`, which it takes over (the control socket's screendump: the
+ * sandbox lets duet-vmm open no files, so the client passes one).
+ * -ENODEV when the guest has no VGA. */
+int display_screendump_fd(struct vm *vm, int fd);
+
 #endif

@@ -58,6 +58,36 @@ static int png_encode(FILE *file, const uint32_t *pixels, unsigned width, unsign
 	return 0;
 }
 
+static int png_check(unsigned width, unsigned height, size_t stride)
+{
+	if (width == 0 || height == 0 || stride < (size_t)width * 4 || width > PNG_UINT_31_MAX ||
+	    height > PNG_UINT_31_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+int png_write_xrgb8888_fd(int fd, const uint32_t *pixels, unsigned width, unsigned height,
+			  size_t stride)
+{
+	FILE *file;
+	int err = png_check(width, height, stride);
+
+	if (err) {
+		close(fd);
+		return err;
+	}
+	file = fdopen(fd, "wb");
+	if (!file) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	err = png_encode(file, pixels, width, height, stride);
+	if (fclose(file) != 0 && !err)
+		err = -errno;
+	return err;
+}
+
 int png_write_xrgb8888(const char *path, const uint32_t *pixels, unsigned width,
 		       unsigned height, size_t stride)
 {
@@ -65,9 +95,9 @@ int png_write_xrgb8888(const char *path, const uint32_t *pixels, unsigned width,
 	FILE *file;
 	int err;
 
-	if (width == 0 || height == 0 || stride < (size_t)width * 4 || width > PNG_UINT_31_MAX ||
-	    height > PNG_UINT_31_MAX)
-		return -EINVAL;
+	err = png_check(width, height, stride);
+	if (err)
+		return err;
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	file = fopen(tmp, "wb");

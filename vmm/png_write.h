@@ -16,4 +16,10 @@
 int png_write_xrgb8888(const char *path, const uint32_t *pixels, unsigned width,
 		       unsigned height, size_t stride);
 
+/* png_write_xrgb8888_fd: the same, written to `fd`, which it takes over
+ * (closed when done, also on failure). For callers that may not open files
+ * themselves (duet-vmm under its sandbox is handed one). */
+int png_write_xrgb8888_fd(int fd, const uint32_t *pixels, unsigned width, unsigned height,
+			  size_t stride);
+
 #endif

@@ -34,6 +34,12 @@
 #define PIIX_PMIOSE 0x01
 #define PIIX_SMBBA 0x90
 #define PIIX_SMBHSTCFG 0xd2
+/* DEVACTB (11.1.10) byte 3, bit 25 of the dword: APMC_EN, SMI on writes to
+ * the APM control port 0xb2. duet has no SMM: the bit reads as already set,
+ * which tells SeaBIOS SMM set-up was done (QEMU does the same with SMM
+ * off) instead of it waiting forever for an SMI handler to answer. */
+#define PIIX_DEVACTB_BYTE3 0x5b
+#define PIIX_DEVACTB_APMC_EN 0x02
 
 /* PM I/O registers (11.2), offsets from PMBA. */
 #define PM_PMSTS 0x00
@@ -363,6 +369,7 @@ static int piix_init(struct vm *vm)
 	p->pm.wmask[PIIX_SMBBA + 1] = 0xff;
 	p->pm.wmask[PIIX_SMBHSTCFG] = 0x0f;
 	p->pm.config[PIIX_SMBBA] = 0x01;
+	p->pm.config[PIIX_DEVACTB_BYTE3] = PIIX_DEVACTB_APMC_EN;
 
 	if ((err = pci_register(vm, &p->isa, PIIX_ISA_DEVFN)) ||
 	    (err = pci_register(vm, &p->pm, PIIX_PM_DEVFN)))

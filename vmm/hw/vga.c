@@ -212,6 +212,9 @@ static uint32_t vga_write_data(const struct vga *v, uint8_t val)
 	return (data & bit_mask) | (v->latch & ~bit_mask);
 }
 
+/* vga_mem_write: a CPU write to the window. The guest picks the bank (up
+ * to 255 x 64 KiB) and the addressing mode: the byte must fall inside
+ * VRAM (chain-4) or the plane address inside a plane, else it is dropped. */
 static void vga_mem_write(struct vga *v, uint64_t offset, uint8_t val)
 {
 	uint8_t map_mask = v->regs.sr[VGA_SR_MAP_MASK] & 0x0f;
@@ -251,6 +254,8 @@ static void vga_mem_write(struct vga *v, uint64_t offset, uint8_t val)
 		v->font_changed = 1;
 }
 
+/* vga_mem_read: a CPU read of the window, with the same bounds as
+ * vga_mem_write; outside them it reads 0xff and leaves the latches. */
 static uint8_t vga_mem_read(struct vga *v, uint64_t offset)
 {
 	const uint8_t *gr = v->regs.gr;
@@ -846,23 +851,46 @@ int vga_vram_fd(struct vga *v)
 	return v->vram_fd;
 }
 
+/* vga_snapshot: an up-to-date copy of the picture, taken under the lock so
+ * the encoding (tens of ms) happens outside it. */
+static uint32_t *vga_snapshot(struct vga *v, unsigned *width, unsigned *height)
+{
+	uint32_t *copy;
+
+	pthread_mutex_lock(&v->lock);
+	vga_refresh(v);
+	vga_render_size(v->renderer, width, height);
+	copy = malloc((size_t)*width * *height * 4);
+	if (copy)
+		memcpy(copy, v->surface, (size_t)*width * *height * 4);
+	pthread_mutex_unlock(&v->lock);
+	return copy;
+}
+
 int vga_screendump(struct vga *v, const char *png_path)
 {
 	unsigned width, height;
-	uint32_t *copy;
+	uint32_t *copy = vga_snapshot(v, &width, &height);
 	int err;
 
-	/* Copy under the lock, encode (tens of ms) outside it. */
-	pthread_mutex_lock(&v->lock);
-	vga_refresh(v);
-	vga_render_size(v->renderer, &width, &height);
-	copy = malloc((size_t)width * height * 4);
-	if (copy)
-		memcpy(copy, v->surface, (size_t)width * height * 4);
-	pthread_mutex_unlock(&v->lock);
 	if (!copy)
 		return -ENOMEM;
 	err = png_write_xrgb8888(png_path, copy, width, height, (size_t)width * 4);
+	free(copy);
+	return err;
+}
+
+int vga_screendump_fd(struct vga *v, int fd)
+{
+	unsigned width, height;
+	uint32_t *copy = vga_snapshot(v, &width, &height);
+	int err;
+
+	if (!copy) {
+		close(fd);
+		return -ENOMEM;
+	}
+	err = png_write_xrgb8888_fd(fd, copy, width, height, (size_t)width * 4);
 	free(copy);
 	return err;
 }

@@ -88,5 +88,7 @@ int vga_vram_fd(struct vga *vga);
 /* vga_screendump: bring the surface up to date (the damage is kept for
  * the next vga_update) and write it to `png_path` as a PNG. 0 or -errno. */
 int vga_screendump(struct vga *vga, const char *png_path);
+/* vga_screendump_fd: the same into `fd`, which it takes over. */
+int vga_screendump_fd(struct vga *vga, int fd);
 
 #endif

@@ -4,6 +4,7 @@
  * VMM answered ok, 1 when it answered an error, 2 when it could not be
  * asked. */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +24,35 @@ static void usage(FILE *to)
 	fputs("Usage: duet-vmctl SOCKET COMMAND [KEY=VALUE]...\n"
 	      "Send COMMAND to the duet-vmm listening on SOCKET (its --control) and print\n"
 	      "its reply (one JSON line).\n\n"
-	      "Commands: status, pause, resume, reset, powerdown, sendkey keys=COMBO, quit.\n"
+	      "Commands: status, pause, resume, reset, powerdown, sendkey keys=COMBO,\n"
+	      "screendump file=PNG (the file is opened here and handed over), quit.\n"
 	      "Exit status: 0 ok, 1 the VMM refused, 2 it could not be reached.\n", to);
+}
+
+/* send_request: the line and its newline in one message, with `pass_fd`
+ * attached (SCM_RIGHTS) when there is one. */
+static int send_request(int sock, const char *line, int pass_fd)
+{
+	struct iovec iov[2] = { { (void *)line, strlen(line) }, { "\n", 1 } };
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+
+	if (pass_fd >= 0) {
+		struct cmsghdr *cm;
+
+		memset(&cbuf, 0, sizeof(cbuf));
+		msg.msg_control = cbuf.buf;
+		msg.msg_controllen = sizeof(cbuf.buf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
+	}
+	return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -34,7 +62,7 @@ int main(int argc, char **argv)
 	char *line, reply[VMCTL_REPLY_MAX];
 	size_t got = 0;
 	json_t *req, *res;
-	int fd, ok;
+	int fd, ok, pass_fd = -1;
 
 	log_init("duet-vmctl");
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -54,6 +82,15 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		*eq = 0;
+		/* file=PATH is opened here: duet-vmm itself may open no files. */
+		if (!strcmp(argv[i], "file")) {
+			pass_fd = open(eq + 1, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+			if (pass_fd < 0) {
+				log_error("%s: %s", eq + 1, strerror(errno));
+				return 2;
+			}
+			continue;
+		}
 		json_object_set_new(req, argv[i], json_string(eq + 1));
 	}
 	line = json_dumps(req, JSON_COMPACT);
@@ -70,7 +107,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0) {
+	if (send_request(fd, line, pass_fd) < 0) {
 		log_error("%s: %s", argv[1], strerror(errno));
 		return 2;
 	}

@@ -4,10 +4,13 @@
 #include <string.h>
 
 static const struct output_ops *const outputs[] = {
+	&output_drm_ops,
+	&output_fbdev_ops,
 	&output_offscreen_ops,
 };
 
 static const struct input_source_ops *const inputs[] = {
+	&input_evdev_ops,
 	&input_none_ops,
 	&input_synthetic_ops,
 };

@@ -21,6 +21,7 @@
 #include "input_source.h"
 #include "log.h"
 #include "loop.h"
+#include "output.h"
 #include "peer.h"
 
 #define CONTROL_LINE_MAX 4096
@@ -90,8 +91,9 @@ static json_t *control_list(struct display *d)
 					  "damage", (json_int_t)g->damage_msgs, "edge", edge, "pid",
 					  g->peer ? peer_pid(g->peer) : 0));
 	}
-	reply = json_pack("{s:b, s:o, s:I, s:i}", "ok", 1, "guests", guests, "frames",
-			  (json_int_t)d->frames, "connections", (int)d->npeers);
+	reply = json_pack("{s:b, s:o, s:I, s:I, s:i}", "ok", 1, "guests", guests, "frames",
+			  (json_int_t)d->frames, "flips", (json_int_t)d->out->flips, "connections",
+			  (int)d->npeers);
 	if (reply)
 		json_object_set_new(reply, "active",
 				    d->active == SEAT_NO_SLOT

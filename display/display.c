@@ -300,8 +300,26 @@ static void display_frame_done(void *opaque)
 	((struct display *)opaque)->frame_wait = 0;
 }
 
+/* display_output_resized: another monitor or mode after a hot-plug: a
+ * shadow of the new size, drawn whole. */
+static void display_output_resized(void *opaque)
+{
+	struct display *d = opaque;
+	struct compositor *comp;
+
+	if (compositor_create(&comp, d->out->width, d->out->height, d->opts->edge_width)) {
+		log_error("no memory for a %ux%u screen", d->out->width, d->out->height);
+		return;
+	}
+	compositor_destroy(d->comp);
+	d->comp = comp;
+	seat_set_screen(d->seat, (int)d->out->width, (int)d->out->height);
+	display_show(d);
+}
+
 static const struct output_events display_output_events = {
 	.frame_done = display_frame_done,
+	.resized = display_output_resized,
 };
 
 int display_screenshot(struct display *d, const char *name, const char *path, unsigned max_w,
@@ -378,11 +396,11 @@ int display_create(struct display **out, struct display_options *opts)
 	int err;
 
 	if (!oops) {
-		log_error("output '%s': no such back end (offscreen)", opts->output);
+		log_error("output '%s': no such back end (drm, fbdev, offscreen)", opts->output);
 		return -EINVAL;
 	}
 	if (!iops) {
-		log_error("input '%s': no such source (none, synthetic)", opts->input);
+		log_error("input '%s': no such source (evdev, none, synthetic)", opts->input);
 		return -EINVAL;
 	}
 	d = calloc(1, sizeof(*d));

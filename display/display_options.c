@@ -142,6 +142,11 @@ static int set_input(struct display_options *o, const char *v, char *err, size_t
 	return set_string(&o->input, "input", v, err, n);
 }
 
+static int set_output_device(struct display_options *o, const char *v, char *err, size_t n)
+{
+	return set_string(&o->output_device, "output-device", v, err, n);
+}
+
 static int set_output_size(struct display_options *o, const char *v, char *err, size_t n)
 {
 	unsigned w, h;
@@ -251,12 +256,15 @@ static const struct option_desc option_table[] = {
 	  set_socket },
 	{ "control", 'C', "PATH", "the control socket, JSON lines (default:\n"
 	  DISPLAY_CONTROL_DEFAULT ")", set_control },
-	{ "output", 'o', "NAME", "where the picture goes: offscreen (default: offscreen)",
-	  set_output },
+	{ "output", 'o', "NAME", "where the picture goes: drm, fbdev or offscreen (tests)\n"
+	  "(default: offscreen)", set_output },
+	{ "output-device", 0, "PATH", "the drm or fbdev output's device (default:\n"
+	  "/dev/dri/card0, /dev/fb0)", set_output_device },
 	{ "output-size", 0, "WxH", "the offscreen output's size (default: 1920x1080)",
 	  set_output_size },
-	{ "input", 'i', "NAME", "where keys and pointer come from: none, or synthetic\n"
-	  "(tests: the control socket's inject command) (default: none)", set_input },
+	{ "input", 'i', "NAME", "where keys and pointer come from: evdev (every keyboard\n"
+	  "and mouse, grabbed), none, or synthetic (tests: the\n"
+	  "control socket's inject command) (default: none)", set_input },
 	{ "hotkey-modifier", 0, "KEY", "held for a hotkey (default: KEY_RIGHTCTRL)",
 	  set_hotkey_modifier },
 	{ "hotkey-next", 0, "KEY", "with the modifier: the next guest (default: KEY_TAB)",
@@ -398,6 +406,7 @@ void display_options_free(struct display_options *o)
 	free(o->socket);
 	free(o->control);
 	free(o->output);
+	free(o->output_device);
 	free(o->input);
 	memset(o, 0, sizeof(*o));
 }

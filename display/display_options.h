@@ -25,6 +25,7 @@ struct display_options {
 	char *control;
 	char *output;
 	unsigned output_width, output_height; /* the offscreen output's size */
+	char *output_device;  /* drm/fbdev: the device; NULL for its default */
 	char *input;
 	struct hotkeys hotkeys;
 	unsigned banner_ms;

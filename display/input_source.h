@@ -3,8 +3,8 @@
  *   synthetic  events injected through the control socket's test-only
  *              "inject" command: the test back end
  *   none       no input at all
- * evdev (every keyboard and mouse under /dev/input, grabbed with
- * EVIOCGRAB, with hot-plug) comes next in its own input_*.c file.
+ *   evdev      every keyboard, mouse and tablet under /dev/input, grabbed
+ *              with EVIOCGRAB, with hot-plug (input_evdev.c)
  *
  * A source hands the seat evdev events (seat_event) as the kernel reports
  * them, with absolute axes already scaled to 0..SEAT_ABS_MAX. */
@@ -36,6 +36,7 @@ struct input_source {
 	const struct input_source_ops *ops;
 };
 
+extern const struct input_source_ops input_evdev_ops;
 extern const struct input_source_ops input_synthetic_ops;
 extern const struct input_source_ops input_none_ops;
 

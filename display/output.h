@@ -1,8 +1,10 @@
 /* Where the composed picture goes: one back end per file behind this
  * table of callbacks (the bhyve way), picked by name with --output.
+ *   drm        the monitor through DRM/KMS: dumb buffers, page flips,
+ *              hot-plug (output_drm.c)
+ *   fbdev      the monitor through /dev/fb0, where there is no KMS
+ *              (output_fbdev.c)
  *   offscreen  frames in memory, PNG on request: the test back end
- * DRM/KMS (dumb buffers, page flips, hot-plug) and fbdev come next, each
- * in its own output_*.c file with its own `struct output_ops`.
  *
  * A back end copies damaged rectangles from the display's shadow buffer
  * (RAM) to its scanout memory; it never reads scanout memory back. */
@@ -10,6 +12,7 @@
 #define DUET_DISPLAY_OUTPUT_H
 
 #include <pixman.h>
+#include <stdint.h>
 
 struct loop;
 struct display_options;
@@ -20,6 +23,10 @@ struct output_events {
 	/* the frame handed to present() is on the screen: the next may come
 	 * (only for back ends with `paced`) */
 	void (*frame_done)(void *opaque);
+	/* the screen's size changed (another monitor or mode after a
+	 * hot-plug): width and height of the output are new, and the next
+	 * present() should cover all of it */
+	void (*resized)(void *opaque);
 };
 
 struct output_ops {
@@ -44,8 +51,11 @@ struct output_ops {
 struct output {
 	const struct output_ops *ops;
 	unsigned width, height;
+	uint64_t flips;          /* page flips completed, for `list` */
 };
 
+extern const struct output_ops output_drm_ops;
+extern const struct output_ops output_fbdev_ops;
 extern const struct output_ops output_offscreen_ops;
 
 #endif

@@ -14,7 +14,9 @@
 #include <sys/mman.h>
 
 #include "acpi.h"
+#include "block.h"
 #include "hw/fw_cfg.h"
+#include "hw/ide.h"
 #include "hw/rtc.h"
 #include "loader.h"
 #include "log.h"
@@ -208,6 +210,51 @@ static int bios_fw_cfg(struct vm *vm)
 	return bios_add_rom(fw, "pci1234,1111.rom", BIOS_DEFAULT_VGA_ROM);
 }
 
+/* bios_disks: --disk images on IDE in order (primary master, primary
+ * slave, secondary slave) and --cdrom on the secondary master, where the
+ * boot order file looks for them. */
+static int bios_disks(struct vm *vm)
+{
+	static const unsigned disk_slots[] = { 0, 1, 3 };
+	const struct vm_config *c = vm->config;
+	struct block *drives[IDE_DRIVES] = { NULL };
+	int is_cdrom[IDE_DRIVES] = { 0, 0, 1, 0 };
+	char why[256];
+	struct ide *ide;
+	int err = 0;
+
+	if (c->ndisks > sizeof(disk_slots) / sizeof(disk_slots[0])) {
+		log_error("--bios takes at most 3 disks (IDE; the 4th place is the CD-ROM)");
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < c->ndisks && !err; i++) {
+		struct block_spec spec;
+
+		err = block_spec_parse(c->disks[i], &spec, why, sizeof(why));
+		if (!err) {
+			err = block_open(&spec, &drives[disk_slots[i]], why, sizeof(why));
+			block_spec_free(&spec);
+		}
+		if (err)
+			log_error("--disk '%s': %s", c->disks[i], why);
+	}
+	if (!err && c->cdrom) {
+		struct block_spec spec = { .file = c->cdrom, .read_only = true };
+
+		err = block_open(&spec, &drives[2], why, sizeof(why));
+		if (err)
+			log_error("--cdrom: %s", why);
+	}
+	if (err) {
+		for (unsigned i = 0; i < IDE_DRIVES; i++)
+			if (drives[i])
+				block_close(drives[i]);
+		return err;
+	}
+	/* ide_create takes the back ends over, also when it fails. */
+	return ide_create(vm, drives, is_cdrom, &ide);
+}
+
 int bios_setup(struct vm *vm)
 {
 	const char *path = vm->config->firmware ? vm->config->firmware : BIOS_DEFAULT_IMAGE;
@@ -240,6 +287,9 @@ int bios_setup(struct vm *vm)
 		log_error("cannot map the firmware below 4 GiB: %s", strerror(-b->rom_slot));
 		return b->rom_slot;
 	}
+	err = bios_disks(vm);
+	if (err)
+		return err;
 	err = bios_fw_cfg(vm);
 	if (err) {
 		log_error("cannot describe the machine to the firmware: %s", strerror(-err));

@@ -2,7 +2,8 @@
  * an image file or host block device, read and written in place with
  * preadv/pwritev, flushed with fdatasync, discarded with
  * fallocate(PUNCH_HOLE). Writes go through the host page cache; a guest
- * that wants them on disk sends a flush. */
+ * that wants them on disk sends a flush. With overlay=ram the file is the
+ * read-only base of a RAM overlay (block_overlay.c). */
 #include "block.h"
 
 #include <errno.h>
@@ -19,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "parse.h"
+
 __attribute__((format(printf, 4, 5)))
 static int block_fail(char *err, size_t errlen, int code, const char *fmt, ...)
 {
@@ -30,9 +33,9 @@ static int block_fail(char *err, size_t errlen, int code, const char *fmt, ...)
 	return code;
 }
 
-/* ---- --disk file=PATH[,ro][,discard=on|off] ---- */
+/* ---- --disk file=PATH[,ro][,discard=on|off][,overlay=ram[,overlay-limit=SIZE]] ---- */
 
-#define BLOCK_SPEC_FORM "file=PATH[,ro][,discard=on|off]"
+#define BLOCK_SPEC_FORM "file=PATH[,ro][,discard=on|off][,overlay=ram[,overlay-limit=SIZE]]"
 
 void block_spec_free(struct block_spec *spec)
 {
@@ -71,6 +74,19 @@ static int block_spec_option(struct block_spec *out, char *item, char *err, size
 					  value ? value : "");
 		return 0;
 	}
+	if (!strcmp(item, "overlay")) {
+		if (!value || strcmp(value, "ram"))
+			return block_fail(err, errlen, -EINVAL, "overlay= takes ram, not '%s'",
+					  value ? value : "");
+		out->overlay = true;
+		return 0;
+	}
+	if (!strcmp(item, "overlay-limit")) {
+		if (!value || parse_size(value, &out->overlay_limit) || !out->overlay_limit)
+			return block_fail(err, errlen, -EINVAL, "overlay-limit= takes a size such "
+					  "as 512M or 2G, not '%s'", value ? value : "");
+		return 0;
+	}
 	if (!*item)
 		return block_fail(err, errlen, -EINVAL, "an empty option (the form is "
 				  BLOCK_SPEC_FORM ")");
@@ -95,6 +111,11 @@ int block_spec_parse(const char *spec, struct block_spec *out, char *err, size_t
 	free(copy);
 	if (!rc && !out->file)
 		rc = block_fail(err, errlen, -EINVAL, "no file= (the form is " BLOCK_SPEC_FORM ")");
+	if (!rc && out->overlay && out->read_only)
+		rc = block_fail(err, errlen, -EINVAL, "ro and overlay= do not go together: an "
+				"overlay is there to take the guest's writes");
+	if (!rc && out->overlay_limit && !out->overlay)
+		rc = block_fail(err, errlen, -EINVAL, "overlay-limit= needs overlay=ram");
 	if (rc)
 		block_spec_free(out);
 	return rc;
@@ -300,7 +321,15 @@ fail:
 
 int block_open(const struct block_spec *spec, struct block **out, char *err, size_t errlen)
 {
-	return block_file_open(spec->file, spec->read_only, out, err, errlen);
+	struct block *base;
+	int rc;
+
+	if (!spec->overlay)
+		return block_file_open(spec->file, spec->read_only, out, err, errlen);
+	rc = block_file_open(spec->file, true, &base, err, errlen);
+	if (rc)
+		return rc;
+	return block_overlay_new(base, spec->file, spec->overlay_limit, out, err, errlen);
 }
 
 /* ---- what device models call ---- */

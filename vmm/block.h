@@ -1,9 +1,9 @@
 /* Block back ends: where a virtual disk's bytes live, behind one struct of
- * callbacks so that a device model never knows which. Today there is one, a
- * raw image file or host block device; an NBD export (libnbd) and a
- * copy-on-write RAM overlay stacked on another back end are meant to be
- * more struct block_ops, nothing else. Also what `--disk SPEC` means
- * (docs/vmm.md, "Disks"), since the spec names the back end. */
+ * callbacks so that a device model never knows which. A raw image file or
+ * host block device (block.c), and a copy-on-write RAM overlay stacked on
+ * another back end (block_overlay.c); an NBD export (libnbd) is meant to
+ * be one more struct block_ops, nothing else. Also what `--disk SPEC`
+ * means (docs/vmm.md, "Disks"), since the spec names the back end. */
 #ifndef DUET_BLOCK_H
 #define DUET_BLOCK_H
 
@@ -40,11 +40,14 @@ struct block {
 	bool read_only;  /* opened read-only: every write fails with -EROFS */
 };
 
-/* What one --disk file=PATH[,ro][,discard=on|off] asks for. */
+/* What one --disk file=PATH[,ro][,discard=on|off][,overlay=ram[,overlay-limit=SIZE]]
+ * asks for. */
 struct block_spec {
 	char *file;
 	bool read_only;
 	bool discard; /* pass the guest's discards on to the back end (default) */
+	bool overlay; /* file read-only under a RAM overlay that takes the writes */
+	uint64_t overlay_limit; /* bytes the overlay may hold; 0: no limit */
 };
 
 /* block_spec_parse: parse a --disk spec. -EINVAL with the reason, which
@@ -57,6 +60,19 @@ void block_spec_free(struct block_spec *spec);
  * for as long as it is open (flock: shared when read-only, else
  * exclusive). */
 int block_open(const struct block_spec *spec, struct block **out, char *err, size_t errlen);
+
+/* block_overlay_new: a writable disk of base's size whose writes stay in
+ * RAM, in 4 KiB clusters; base (opened read-only) is never written and
+ * answers reads of what was not. Once `limit` bytes (0: no limit) are
+ * held, writes to clusters not yet written fail with -ENOSPC. Discarded
+ * and zeroed clusters read as zeroes and hold no memory; flush does
+ * nothing. Takes base whatever the outcome (closes it with the overlay,
+ * or at once on failure: -errno, the reason in err). `name` (the base's
+ * file) is for messages. */
+int block_overlay_new(struct block *base, const char *name, uint64_t limit, struct block **out,
+		      char *err, size_t errlen);
+/* block_overlay_bytes: the RAM an overlay holds now; 0 for other back ends. */
+uint64_t block_overlay_bytes(struct block *bk);
 
 /* The calls device models make: the callbacks, with read_only enforced
  * and a missing discard reported as -EOPNOTSUPP. */

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -251,6 +252,53 @@ int loader_read_file(const char *path, uint64_t max, uint8_t **out, size_t *out_
 	*out = image;
 	*out_len = done;
 	return 0;
+}
+
+int loader_map_file(const char *path, uint64_t max, uint8_t **out, size_t *out_len,
+		    const char **why)
+{
+	struct stat st;
+	void *p;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		*why = strerror(errno);
+		return err;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+		close(fd);
+		*why = st.st_size == 0 ? "file is empty" : "not a regular file";
+		return -EINVAL;
+	}
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		*why = "file is too large for guest RAM";
+		return -EFBIG;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	err = p == MAP_FAILED ? -errno : 0;
+	close(fd);
+	if (err) {
+		*why = strerror(-err);
+		return err;
+	}
+	*out = p;
+	*out_len = (size_t)st.st_size;
+	return 0;
+}
+
+void loader_release_pages(const uint8_t *map, size_t len)
+{
+	if (map)
+		madvise((void *)map, len, MADV_DONTNEED);
+}
+
+void loader_unmap_file(const uint8_t *map, size_t len)
+{
+	if (map)
+		munmap((void *)map, len);
 }
 
 int loader_load_file(struct guest_mem *mem, const char *path, uint64_t addr,

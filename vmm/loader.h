@@ -25,6 +25,16 @@ int loader_load(struct guest_mem *mem, const uint8_t *image, size_t len,
 int loader_read_file(const char *path, uint64_t max, uint8_t **out, size_t *out_len,
 		     const char **why);
 
+/* loader_map_file: a whole regular file mapped read-only. Its pages are
+ * the page cache's: loader_release_pages drops them from the process
+ * after use (they come back, from the cache, when touched again — no
+ * open needed, so resets work under the sandbox), and the VMM's memory
+ * does not grow by the size of the kernel and initrd. */
+int loader_map_file(const char *path, uint64_t max, uint8_t **out, size_t *out_len,
+		    const char **why);
+void loader_release_pages(const uint8_t *map, size_t len);
+void loader_unmap_file(const uint8_t *map, size_t len);
+
 /* loader_load_file: the same, reading the image from `path`. */
 int loader_load_file(struct guest_mem *mem, const char *path, uint64_t addr,
 		     struct boot_entry *entry, const char **why);

@@ -95,11 +95,11 @@ static int read_kernel_files(const struct vm_config *c, struct boot_state *b,
 {
 	const char *why = "";
 
-	if (loader_read_file(c->kernel, limit, &b->kernel, &b->kernel_len, &why)) {
+	if (loader_map_file(c->kernel, limit, &b->kernel, &b->kernel_len, &why)) {
 		log_error("kernel '%s': %s", c->kernel, why);
 		return -1;
 	}
-	if (c->initrd && loader_read_file(c->initrd, limit, &b->initrd, &b->initrd_len, &why)) {
+	if (c->initrd && loader_map_file(c->initrd, limit, &b->initrd, &b->initrd_len, &why)) {
 		log_error("initrd '%s': %s", c->initrd, why);
 		return -1;
 	}
@@ -153,6 +153,9 @@ static int boot_kernel(struct vm *vm)
 	if (err)
 		return err;
 	err = linux_load(&vm->mem, &img, &entry, &why);
+	/* The guest has its copy: give the file pages back. */
+	loader_release_pages(boot_state.kernel, boot_state.kernel_len);
+	loader_release_pages(boot_state.initrd, boot_state.initrd_len);
 	if (err) {
 		log_error("kernel '%s': %s", c->kernel, why);
 		return err;
@@ -205,8 +208,8 @@ int main(int argc, char **argv)
 out_vm:
 	vm_destroy(&vm);
 out:
-	free(boot_state.kernel);
-	free(boot_state.initrd);
+	loader_unmap_file(boot_state.kernel, boot_state.kernel_len);
+	loader_unmap_file(boot_state.initrd, boot_state.initrd_len);
 	for (unsigned i = 0; i < CONFIG_MAX_LOADS; i++)
 		free(boot_state.images[i]);
 	config_free(&config);

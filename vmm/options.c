@@ -260,9 +260,11 @@ static const struct option_desc option_table[] = {
 	{ "boot", 0, "ORDER", "boot order for --bios: disk, cdrom, net, comma-separated\n"
 	  "(default: disk,cdrom,net)", set_boot },
 	{ "boot-menu", 0, NULL, "show SeaBIOS's boot menu (press ESC) for 2.5 s", set_boot_menu },
-	{ "disk", 'd', "SPEC", "a virtio disk: file=PATH[,ro][,discard=on|off]; may be\n"
-	  "repeated (up to 8)", set_disk },
-	{ "net", 'N', "SPEC", "a virtio NIC: tap=IFNAME or user[,hostfwd=tcp::HPORT-:GPORT...]\n"
+	{ "disk", 'd', "SPEC", "a disk (virtio with --kernel, IDE with --bios):\n"
+	  "file=PATH[,ro][,discard=on|off][,overlay=ram[,overlay-limit=SIZE]];\n"
+	  "overlay=ram keeps every write in RAM, the file is never\n"
+	  "written; may be repeated (up to 8)", set_disk },
+	{ "net", 'N', "SPEC", "a NIC (virtio with --kernel, e1000 with --bios): tap=IFNAME or user[,hostfwd=tcp::HPORT-:GPORT...]\n"
 	  "[,mac=xx:xx:xx:xx:xx:xx]; may be repeated (up to 4)", set_net },
 	{ "control", 'C', "PATH", "listen for control commands (JSON lines) on this\n"
 	  "Unix socket", set_control },

@@ -210,7 +210,9 @@ class Plan:
             m = " ".join(f"-m {shlex.quote(x)}" for x in r["markers"])
             lines += [
                 f"echo 'bench: {name}' > /dev/kmsg",
-                f"/bin/tsline -t {RUN_LIMIT} -o /out/{name}.log {m} -- {shlex.join(r['argv'])} "
+                f"/bin/tsline -t {RUN_LIMIT} -o /out/{name}.log {m} "
+                + (f"-S /out/{name}.smaps " if r["markers"] else "")
+                + f"-- {shlex.join(r['argv'])} "
                 f"> /tmp/ts 2> /out/{name}.err",
                 f'r="{name} $(cat /tmp/ts)"; echo "$r" >> /out/results.txt; echo "BENCH-RESULT $r"',
             ]
@@ -265,6 +267,23 @@ def parse_results(text: str) -> dict[str, dict[str, float]]:
         name, _, rest = line.partition(" ")
         out[name] = {k: float(v) for k, v in re.findall(r"(\w+)=(-?[\d.]+)", rest)}
     return out
+
+
+def smaps_top(text: str, n: int = 4) -> str:
+    """The n largest mappings by Rss, guest RAM (/memfd:) left out, as
+    "SIZE NAME" in MiB; anonymous mappings are named by their permissions."""
+    maps, cur = [], None
+    for ln in text.splitlines():
+        f = ln.split()
+        if f and re.match(r"^[0-9a-f]+-[0-9a-f]+$", f[0]):
+            cur = [0, f[5] if len(f) > 5 else f"[anon {f[1]}]"]
+            maps.append(cur)
+        elif f and f[0] == "Rss:" and cur is not None:
+            cur[0] = int(f[1])
+    maps = [m for m in maps if "/memfd:" not in m[1]]
+    maps.sort(key=lambda m: -m[0])
+    return ", ".join(f"{kb / 1024:.1f} {os.path.basename(name) if name.startswith('/') else name}"
+                     for kb, name in maps[:n])
 
 
 def median(xs: list[float]) -> float | None:
@@ -364,6 +383,11 @@ def report(args, plan: Plan, results: dict, files: dict[str, bytes]) -> int:
             if smp == 1:
                 for peer in PEERS:
                     line(rep, "vmm-memory-overhead", med["duet"]["mem"], peer, med[peer]["mem"], "MiB", 1)
+                for vmm in BOOT_VMMS:
+                    smaps = rep.text(f"boot.{vmm}.smp1.r0", "smaps")
+                    if smaps:
+                        detail.append(f"largest non-guest mappings of {vmm} (MiB, run 1): "
+                                      + smaps_top(smaps))
                 detail.append("memory (MiB, medians): " + "; ".join(
                     f"{v} peak RSS {fmt(med[v]['peak'], '', 1).strip()} - guest RAM resident "
                     f"{fmt(med[v]['guest'], '', 1).strip()}" for v in BOOT_VMMS))

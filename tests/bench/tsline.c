@@ -3,7 +3,7 @@
  * rig, where there is no python and busybox `date` has no sub-second format.
  *
  *   tsline [-o LOG] [-t SECONDS] [-m MARKER]... [-s STATMARK] [-g GUESTMAP]
- *          -- PROGRAM [ARG]...
+ *          [-S SMAPSCOPY] -- PROGRAM [ARG]...
  *
  * Times are milliseconds (CLOCK_MONOTONIC) since just before fork():
  *   first=   the first complete line on the pipe
@@ -24,6 +24,7 @@
  *            "memory-backend-memfd". RssShmem is no measure of it in the
  *            rig: the programs and their libraries live in the rig's
  *            initramfs (tmpfs), so their mapped pages count as shmem too.
+ *            With -S, /proc/PID/smaps as read then is copied to SMAPSCOPY.
  * Everything the program writes to stdout is copied to LOG (default: nowhere).
  * The program's stdin is /dev/null, its stderr is inherited. With -t it is
  * killed (SIGKILL) when it still runs after SECONDS.
@@ -97,18 +98,22 @@ static int read_memstat(pid_t pid, struct memstat *m)
 
 /* Sum of Rss (KiB) over the mappings whose smaps header line contains
  * `name`; -1 when smaps cannot be read. */
-static long guest_rss_kb(pid_t pid, const char *name)
+static long guest_rss_kb(pid_t pid, const char *name, const char *copy)
 {
 	char path[64], buf[1024];
 	long sum = 0;
 	int match = 0;
-	FILE *f;
+	FILE *f, *out = NULL;
 
 	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
 	f = fopen(path, "re");
 	if (!f)
 		return -1;
+	if (copy && !(out = fopen(copy, "we")))
+		perror(copy);
 	while (fgets(buf, sizeof(buf), f)) {
+		if (out)
+			fputs(buf, out);
 		if (strncmp(buf, "Rss:", 4) == 0) {
 			if (match)
 				sum += strtol(buf + 4, NULL, 10);
@@ -119,20 +124,22 @@ static long guest_rss_kb(pid_t pid, const char *name)
 		}
 	}
 	fclose(f);
+	if (out)
+		fclose(out);
 	return sum;
 }
 
 static void usage(void)
 {
 	fprintf(stderr, "usage: tsline [-o LOG] [-t SECONDS] [-m MARKER]... [-s STATMARK] "
-		"[-g GUESTMAP] -- PROGRAM [ARG]...\n");
+		"[-g GUESTMAP] [-S SMAPSCOPY] -- PROGRAM [ARG]...\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	const char *markers[MAX_MARKERS], *statmark = NULL, *logpath = NULL;
-	const char *guestmap = "/memfd:";
+	const char *guestmap = "/memfd:", *smapscopy = NULL;
 	long guest_kb = -1;
 	double mark_ms[MAX_MARKERS], first_ms = -1, exit_ms;
 	struct memstat last = { -1, -1, -1, -1, -1 }, cur, mark;
@@ -144,8 +151,11 @@ int main(int argc, char **argv)
 	struct rusage ru;
 	pid_t pid, w;
 
-	while ((opt = getopt(argc, argv, "+o:t:m:s:g:")) != -1) {
+	while ((opt = getopt(argc, argv, "+o:t:m:s:g:S:")) != -1) {
 		switch (opt) {
+		case 'S':
+			smapscopy = optarg;
+			break;
 		case 'g':
 			guestmap = optarg;
 			break;
@@ -255,7 +265,7 @@ int main(int argc, char **argv)
 			if (statmark && !have_mark && strstr(line, statmark) &&
 			    read_memstat(pid, &mark) == 0) {
 				have_mark = 1;
-				guest_kb = guest_rss_kb(pid, guestmap);
+				guest_kb = guest_rss_kb(pid, guestmap, smapscopy);
 			}
 		}
 	}

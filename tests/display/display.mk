@@ -3,9 +3,12 @@
 #                        checks, then tests/display/test_display.py: a
 #                        sanitized duet-display (offscreen output, synthetic
 #                        input) with test peers, good and hostile
+#   make check-system    also builds what tests/system/test_display_drm.py
+#                        runs in the rig (see the end of this file)
 #   make bench-display   tests/display/bench_compose.c: compose cost against
 #                        memcpy, and idle CPU
-# Everything here is built with the sanitizers except the benchmark.
+# Everything here is built with the sanitizers except the benchmark and the
+# rig's programs.
 
 DISPLAY_TEST_SRCS := $(wildcard tests/display/test_*.c)
 DISPLAY_TEST_BINS := $(patsubst tests/display/%.c,$(BUILD)/asan/tests/display/%,$(DISPLAY_TEST_SRCS))
@@ -45,3 +48,16 @@ $(BUILD)/bench/bench_compose: $(call obj,tests/display/bench_compose.c $(DISPLAY
 .PHONY: bench-display
 bench-display: $(BUILD)/bench/bench_compose $(BUILD)/bin/duet-display $(BUILD)/tests/display/peer
 	$(BUILD)/bench/bench_compose $(BUILD)/bin/duet-display $(BUILD)/tests/display/peer
+
+# The rig's DRM/KMS and evdev test (tests/system/test_display_drm.py) runs
+# the sanitized duet-display and the optimised peer inside the rig, with
+# uinput_keys typing on real (uinput) devices there.
+DISPLAY_UINPUT := $(BUILD)/tests/display/uinput_keys
+
+$(call obj,tests/display/uinput_keys.c): BASE_CPPFLAGS += $(DISPLAY_CFLAGS)
+
+$(DISPLAY_UINPUT): $(call obj,tests/display/uinput_keys.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(shell pkg-config --libs libevdev 2>/dev/null)
+
+check-system: $(DISPLAY_ASAN_BIN) $(BUILD)/bin/duet-vmctl $(BUILD)/tests/display/peer $(DISPLAY_UINPUT)

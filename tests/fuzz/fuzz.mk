@@ -24,7 +24,7 @@ $(BUILD)/fuzz/fuzz_fw_cfg: $(call fuzz_obj,tests/fuzz/fuzz_fw_cfg.c vmm/hw/fw_cf
 	$(FUZZ_CC) $(CFLAGS) $(FUZZ_SANITIZE) -fsanitize=fuzzer -o $@ $^ -lpthread
 
 # The IDE controller without its PCI glue (ide_pci.c) or worker threads.
-$(BUILD)/fuzz/fuzz_ide: $(call fuzz_obj,tests/fuzz/fuzz_ide.c vmm/hw/ide.c vmm/hw/ata.c vmm/hw/atapi.c vmm/block.c vmm/bus.c vmm/mem.c lib/log.c)
+$(BUILD)/fuzz/fuzz_ide: $(call fuzz_obj,tests/fuzz/fuzz_ide.c vmm/hw/ide.c vmm/hw/ata.c vmm/hw/atapi.c vmm/block.c vmm/block_overlay.c vmm/bus.c vmm/mem.c lib/log.c lib/parse.c)
 	$(FUZZ_CC) $(CFLAGS) $(FUZZ_SANITIZE) -fsanitize=fuzzer -o $@ $^ -lpthread
 
 # The std-VGA without PCI or KVM: the harness stubs what vga.c calls there.

@@ -166,7 +166,7 @@ static struct block *mb_open(struct mem_block *mb, uint8_t *data, size_t len, bo
 		for (size_t i = 0; i < len; i += 512)
 			data[i] = (uint8_t)(i >> 9);
 	}
-	mb->bk = (struct block){ &mem_block_ops, len, ro };
+	mb->bk = (struct block){ .ops = &mem_block_ops, .size = len, .read_only = ro };
 	mb->data = data;
 	mb->dirty = false;
 	return &mb->bk;
@@ -585,6 +585,8 @@ int main(int argc, char **argv)
 	static const uint8_t config[12] = { 0x46, 0, 0, 0, 0, 0, 0, 1, 0 };
 	static const uint8_t gesn[12] = { 0x4a, 1, 0, 0, 0x10, 0, 0, 0, 8 };
 	static const uint8_t modes[12] = { 0x5a, 0, 0x3f, 0, 0, 0, 0, 1, 0 };
+	static const uint8_t read70[12] = { 0x28, 0, 0, 0, 0, 2, 0, 0, 70 };
+	static const uint8_t vpd83[12] = { 0x12, 1, 0x83, 0, 64 };
 	int rc = 0;
 
 	if (argc != 2) {
@@ -645,6 +647,18 @@ int main(int argc, char **argv)
 	packet(1, 0, false, 0xfffe, sense);
 	PUT(OP_DRAIN, 1);
 	rc |= save(argv[1], "atapi");
+
+	/* A PIO read longer than one back-end chunk; VPD pages. */
+	PUT(0x00);
+	packet(1, 0, false, 0xfffe, read70);
+	for (int i = 0; i < 10; i++)
+		PUT(OP_DRAIN, 1);
+	packet(1, 0, false, 0xfffe, vpd83);
+	PUT(OP_DRAIN, 1);
+	ata(0, 0, 0, 0, 0xc6);
+	ata(0, 0, 20, 0, 0x30);
+	PUT(OP_DRAIN, 2, OP_DRAIN, 2);
+	rc |= save(argv[1], "long");
 
 	/* A CD as primary slave and a disk as secondary slave, resets. */
 	PUT((uint8_t)(2 << 1 | 0x10));

@@ -151,7 +151,8 @@ static struct fixture *make(off_t bytes, bool read_only)
 	assert_non_null(f->disk);
 	assert_int_equal(block_open(&spec, &f->disk->inner, err, sizeof(err)), 0);
 	block_spec_free(&spec);
-	f->disk->bk = (struct block){ &counting_ops, f->disk->inner->size, read_only };
+	f->disk->bk = (struct block){ .ops = &counting_ops, .size = f->disk->inner->size,
+				      .read_only = read_only };
 	disks[0] = &f->disk->bk;
 	irq[0] = (struct irq_pin){ irq_record, &f->irq, 14 };
 	irq[1] = (struct irq_pin){ irq_record, &f->irq, 15 };

@@ -6,7 +6,6 @@
  * worker, by PIO data blocks or bus-master DMA. */
 #include "hw/ide_internal.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 

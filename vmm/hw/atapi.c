@@ -677,7 +677,7 @@ static void cmd_read_disc_info(struct ide_device *dev, const uint8_t *cdb)
 }
 
 /* Mode pages (MMC-3 "Mode Pages"); `changeable` asks for the mask of what
- * MODE SELECT could change: nothing. */
+ * MODE SELECT could change: nothing. 0 for a page the drive lacks. */
 static uint32_t mode_page(uint8_t *p, uint8_t page, bool changeable, const struct ide_device *dev)
 {
 	uint32_t len;
@@ -742,9 +742,12 @@ static void cmd_mode_sense(struct ide_device *dev, const uint8_t *cdb)
 		return;
 	}
 	memset(b, 0, 8);
-	for (size_t i = 0; i < sizeof(pages); i++)
-		if (page == 0x3f || page == pages[i])
+	if (page == 0x3f) {
+		for (size_t i = 0; i < sizeof(pages); i++)
 			len += mode_page(b + len, pages[i], pc == 1, dev);
+	} else {
+		len += mode_page(b + len, page, pc == 1, dev);
+	}
 	if (len == 8) {
 		atapi_invalid_field(dev);
 		return;

@@ -575,9 +575,15 @@ static int blk_init(struct vm *vm)
 	const struct vm_config *c = vm->config;
 	int rc;
 
-	if (c->ndisks && !c->kernel) {
-		log_error("--disk '%s': disks are for --kernel guests only", c->disks[0]);
-		return -EINVAL;
+	/* --bios guests get their disks on IDE (bios_boot.c); --load ones
+	 * have no PCI devices to speak of. */
+	if (!c->kernel) {
+		if (c->ndisks && !c->bios) {
+			log_error("--disk '%s': disks are for --kernel and --bios guests",
+				  c->disks[0]);
+			return -EINVAL;
+		}
+		return 0;
 	}
 	for (unsigned i = 0; i < c->ndisks; i++) {
 		rc = blk_create(vm, i);

@@ -26,6 +26,12 @@ libinih-dev
 libslirp-dev
 libglib2.0-dev
 acpica-tools
+syslinux
+syslinux-common
+mtools
+dosfstools
+ipxe
+dnsmasq
 libvncserver-dev
 libpng-dev
 libpixman-1-dev

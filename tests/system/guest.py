@@ -39,7 +39,7 @@ def build_initrd(script: str, modules: list[str] | None = None) -> bytes:
                    "sleep", "ls", "dd", "md5sum", "sha256sum", "ip", "udhcpc", "wget",
                    "hexdump", "head", "tail", "wc", "sync", "mkdir", "rm", "cmp", "find",
                    "od", "tr", "cut", "awk", "seq", "date", "hwclock", "nc", "ping", "uname",
-                   "nslookup"):
+                   "nslookup", "dmesg", "ifconfig", "route"):
         c.symlink(f"bin/{applet}", "/bin/busybox")
     moddir = KERNEL_DIR / "lib" / "modules" / kernel_release()
     order = []

@@ -1,0 +1,179 @@
+"""The Windows slot's platform in the rig: SeaBIOS on duet-vmm's
+i440FX/PIIX machine.
+
+(a) SeaBIOS POSTs and its boot menu appears on the VGA screen; the
+    screendump matches a golden image (tests/system/golden/) within a
+    tolerance.
+(b) An IDE disk made bootable with Debian's syslinux boots Debian's kernel
+    through the BIOS; its init reports ata_piix and the disk, ACPI with no
+    errors, a bochs framebuffer on the std-VGA, PS/2 keyboard and mouse,
+    and powers off through ACPI S5 (duet-vmm exits 0).
+(c) Debian's iPXE ISO boots from the ATAPI CD-ROM.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import zlib
+from pathlib import Path
+
+from guest import build_initrd, guest_kernel
+from rig import assert_ok, run_rig
+
+REPO = Path(__file__).resolve().parent.parent.parent
+VMM = REPO / "build" / "bin" / "duet-vmm"
+VMCTL = REPO / "build" / "bin" / "duet-vmctl"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+FIRMWARE = {
+    "/usr/share/seabios/bios-256k.bin": "/usr/share/seabios/bios-256k.bin",
+    "/usr/share/seabios/vgabios-stdvga.bin": "/usr/share/seabios/vgabios-stdvga.bin",
+}
+
+
+def png_pixels(data: bytes) -> tuple[int, int, bytes]:
+    """Width, height and RGB rows of an 8-bit RGB PNG (what duet writes),
+    decoded with zlib alone: no imaging library needed."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat, width = 8, b"", 0
+    while pos < len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height = int.from_bytes(body[:4], "big"), int.from_bytes(body[4:8], "big")
+            assert body[8] == 8 and body[9] == 2, "expected 8-bit RGB"
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    raw, stride, out, prev = zlib.decompress(idat), width * 3, bytearray(), bytearray(width * 3)
+    for y in range(height):
+        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - 3] if i >= 3 else 0
+            b, c = prev[i], prev[i - 3] if i >= 3 else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        out += line
+        prev = line
+    return width, height, bytes(out)
+
+
+def differing_pixels(a: bytes, b: bytes) -> int:
+    wa, ha, pa = png_pixels(a)
+    wb, hb, pb = png_pixels(b)
+    assert (wa, ha) == (wb, hb), f"size {wa}x{ha}, golden {wb}x{hb}"
+    return sum(1 for i in range(0, len(pa), 3) if abs(pa[i] - pb[i]) + abs(pa[i + 1] - pb[i + 1])
+               + abs(pa[i + 2] - pb[i + 2]) > 48)
+
+
+MENU = r"""
+duet-vmm --bios --boot-menu --memory 128M --cdrom /iso/ipxe.iso --control /run/b.sock \
+    --serial /out/serial.log &
+vmm=$!
+for i in $(seq 1 300); do grep -q "Press ESC" /out/serial.log 2>/dev/null && break; sleep 0.2; done
+duet-vmctl /run/b.sock sendkey keys=esc
+for i in $(seq 1 100); do grep -q "Select boot device" /out/serial.log 2>/dev/null && break; sleep 0.2; done
+sleep 1
+duet-vmctl /run/b.sock screendump file=/out/menu.png
+duet-vmctl /run/b.sock quit
+wait $vmm
+echo "vmm-exit=$?" > /out/exit.txt
+"""
+
+
+def test_seabios_boot_menu_on_vga():
+    files = dict(FIRMWARE)
+    files["/iso/ipxe.iso"] = "/usr/lib/ipxe/ipxe.iso"
+    r = run_rig(MENU, files=files, binaries=[VMM, VMCTL], timeout=180)
+    assert_ok(r)
+    serial = r.files["serial.log"].decode(errors="replace")
+    assert "Select boot device" in serial, serial[-2000:]
+    assert "DVD/CD" in serial, "the CD-ROM is not in the boot menu:\n" + serial[-2000:]
+    shot = r.files["menu.png"]
+    golden = GOLDEN / "seabios_boot_menu.png"
+    (REPO / "build" / "seabios_boot_menu.png").write_bytes(shot)
+    bad = differing_pixels(shot, golden.read_bytes())
+    assert bad < 200, f"{bad} pixels differ from {golden} (see build/seabios_boot_menu.png)"
+    assert "vmm-exit=0" in r.files["exit.txt"].decode()
+
+
+GUEST = r"""
+# psmouse probes the AUX port in the background: give it a moment.
+for i in $(seq 1 50); do grep -q 'PS/2' /proc/bus/input/devices && break; sleep 0.1; done
+echo "guest: ata_piix=$(grep -c '^ata_piix ' /proc/modules) disk=$(cat /sys/block/sda/size 2>/dev/null)"
+echo "guest: acpi-errors=$(dmesg | grep -i acpi | grep -ci -e error -e exception)"
+echo "guest: acpi=$(ls /sys/firmware/acpi/tables | grep -c -e DSDT -e FACP -e APIC)"
+echo "guest: fb=$(cat /sys/class/graphics/fb0/name 2>/dev/null)"
+grep -h '^N: Name=' /proc/bus/input/devices | sed 's/^/guest: input /'
+poweroff -f
+"""
+
+HOST = r"""
+duet-vmm --bios --memory 256M --disk file=/disk/boot.img --serial /out/serial.log
+echo "vmm-exit=$?" > /out/exit.txt
+"""
+
+
+def make_syslinux_disk(dest: Path, kernel: Path, initrd: bytes, append: str) -> None:
+    """A 64 MiB FAT disk with Debian's syslinux in its boot sector (no
+    partition table: SeaBIOS boots the first sector), the kernel and
+    initrd, built without mounting anything."""
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Path(tmp)
+        (t / "initrd.gz").write_bytes(initrd)
+        (t / "syslinux.cfg").write_text(
+            "DEFAULT linux\nPROMPT 0\nTIMEOUT 0\nLABEL linux\n  KERNEL vmlinuz\n"
+            f"  INITRD initrd.gz\n  APPEND {append}\n")
+        subprocess.run(["mkfs.fat", "-C", str(dest), str(64 * 1024)], check=True,
+                       capture_output=True)
+        subprocess.run(["syslinux", "--install", str(dest)], check=True, capture_output=True)
+        for src, name in ((kernel, "vmlinuz"), (t / "initrd.gz", "initrd.gz"),
+                          (t / "syslinux.cfg", "syslinux.cfg")):
+            subprocess.run(["mcopy", "-i", str(dest), str(src), f"::{name}"], check=True,
+                           capture_output=True)
+
+
+def test_ide_disk_boots_linux_through_seabios():
+    initrd = build_initrd(GUEST, ["ata_piix", "sd_mod", "bochs", "psmouse", "button"])
+    with tempfile.TemporaryDirectory() as tmp:
+        disk = Path(tmp) / "boot.img"
+        make_syslinux_disk(disk, guest_kernel(), initrd, "console=ttyS0 quiet panic=-1")
+        files = dict(FIRMWARE)
+        files["/disk/boot.img"] = str(disk)
+        r = run_rig(HOST, files=files, binaries=[VMM], timeout=300)
+    assert_ok(r)
+    serial = r.files["serial.log"].decode(errors="replace")
+    detail = "\n--- guest serial ---\n" + serial[-3000:]
+    assert "guest: ata_piix=1 disk=131072" in serial, detail
+    assert "guest: acpi-errors=0" in serial and "guest: acpi=3" in serial, detail
+    assert "guest: fb=bochs" in serial, detail
+    assert "AT Translated Set 2 keyboard" in serial and "PS/2" in serial, detail
+    assert "vmm-exit=0" in r.files["exit.txt"].decode(), "no power-off through S5" + detail
+
+
+CDROM = r"""
+duet-vmm --bios --memory 128M --cdrom /iso/ipxe.iso --boot cdrom --serial /out/serial.log &
+vmm=$!
+for i in $(seq 1 400); do grep -q "iPXE" /out/serial.log 2>/dev/null && break; sleep 0.2; done
+sleep 2
+kill $vmm
+"""
+
+
+def test_ipxe_iso_boots_from_the_cdrom():
+    files = dict(FIRMWARE)
+    files["/iso/ipxe.iso"] = "/usr/lib/ipxe/ipxe.iso"
+    r = run_rig(CDROM, files=files, binaries=[VMM], timeout=180)
+    assert_ok(r)
+    serial = r.files["serial.log"].decode(errors="replace")
+    assert "Booting from DVD/CD" in serial, serial[-2000:]
+    assert "iPXE" in serial, "iPXE did not start from the CD:\n" + serial[-2000:]

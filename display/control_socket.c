@@ -23,6 +23,7 @@
 #include "loop.h"
 #include "output.h"
 #include "peer.h"
+#include "vnc.h"
 
 #define CONTROL_LINE_MAX 4096
 #define CONTROL_MAX_CLIENTS 8
@@ -72,6 +73,13 @@ static json_t *control_error(const char *fmt, const char *arg)
 	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 }
 
+/* control_vnc: a VNC server's port (0: it has none) and its clients. */
+static json_t *control_vnc(struct display *d, int slot)
+{
+	return json_pack("{s:i, s:i}", "port", vnc_port(d->vnc, slot), "clients",
+			 (int)vnc_clients(d->vnc, slot));
+}
+
 static json_t *control_list(struct display *d)
 {
 	json_t *guests = json_array(), *reply;
@@ -90,10 +98,14 @@ static json_t *control_list(struct display *d)
 					  "width", (int)g->width, "height", (int)g->height,
 					  "damage", (json_int_t)g->damage_msgs, "edge", edge, "pid",
 					  g->peer ? peer_pid(g->peer) : 0));
+		json_object_set_new(json_array_get(guests, json_array_size(guests) - 1), "vnc",
+				    control_vnc(d, (int)i));
 	}
 	reply = json_pack("{s:b, s:o, s:I, s:I, s:i}", "ok", 1, "guests", guests, "frames",
 			  (json_int_t)d->frames, "flips", (json_int_t)d->out->flips, "connections",
 			  (int)d->npeers);
+	if (reply)
+		json_object_set_new(reply, "vnc", control_vnc(d, SEAT_NO_SLOT));
 	if (reply)
 		json_object_set_new(reply, "active",
 				    d->active == SEAT_NO_SLOT

@@ -22,6 +22,7 @@
 #include "loop.h"
 #include "peer.h"
 #include "screenshot.h"
+#include "vnc.h"
 
 /* Edge colours for guests the configuration gives none, by slot. */
 static const uint32_t edge_palette[] = {
@@ -141,6 +142,7 @@ struct guest *display_guest_attach(struct display *d, struct peer *peer, const c
 	}
 	g->peer = peer;
 	g->ever_connected = 1;
+	vnc_guest_changed(d->vnc, g);
 	log_info("guest '%s' (pid %d) connected: slot %u", g->name, peer_pid(peer), g->slot + 1);
 	if (d->active == SEAT_NO_SLOT) {
 		display_switch(d, (int)g->slot);
@@ -157,6 +159,7 @@ void display_guest_detach(struct display *d, struct guest *g)
 {
 	seat_slot_gone(d->seat, (int)g->slot);
 	g->peer = NULL;
+	vnc_guest_changed(d->vnc, g); /* before the mapping goes */
 	guest_unmap(g);
 	if (d->active == (int)g->slot)
 		display_show(d);
@@ -177,6 +180,7 @@ void display_guest_surface(struct display *d, struct guest *g, void *map, size_t
 	/* the compositor lets go of the old mapping before it is unmapped */
 	if (d->active == (int)g->slot)
 		display_show(d);
+	vnc_guest_changed(d->vnc, g);
 	if (old)
 		munmap(old, old_len);
 }
@@ -185,6 +189,7 @@ void display_guest_damage(struct display *d, struct guest *g, const struct displ
 			  unsigned n)
 {
 	g->damage_msgs++;
+	vnc_guest_damage(d->vnc, g, rects, n);
 	if (d->active != (int)g->slot)
 		return;
 	for (unsigned i = 0; i < n; i++)
@@ -259,6 +264,7 @@ static void display_render(struct display *d)
 
 	pixman_region32_init(&done);
 	compositor_compose(d->comp, &done);
+	vnc_screen_damage(d->vnc, &done);
 	if (pixman_region32_not_empty(&done)) {
 		d->out->ops->present(d->out, compositor_shadow(d->comp), &done);
 		d->frames++;
@@ -268,14 +274,12 @@ static void display_render(struct display *d)
 	pixman_region32_fini(&done);
 }
 
-/* display_idle: after every batch of events: reap dropped peers, redraw
- * what the batch damaged when the output may take a frame. */
-static void display_idle(void *opaque)
+/* display_redraw: redraw what the batch damaged when the output may
+ * take a frame. */
+static void display_redraw(struct display *d)
 {
-	struct display *d = opaque;
 	uint64_t interval, since;
 
-	peer_reap(d);
 	if (d->frame_wait || !compositor_has_damage(d->comp))
 		return;
 	if (!d->out->ops->paced) {
@@ -288,6 +292,17 @@ static void display_idle(void *opaque)
 		}
 	}
 	display_render(d);
+}
+
+/* display_idle: after every batch of events: reap dropped peers, redraw,
+ * send VNC clients what is due. */
+static void display_idle(void *opaque)
+{
+	struct display *d = opaque;
+
+	peer_reap(d);
+	display_redraw(d);
+	vnc_flush(d->vnc);
 }
 
 static void display_frame_timer(void *opaque)
@@ -313,6 +328,7 @@ static void display_output_resized(void *opaque)
 	}
 	compositor_destroy(d->comp);
 	d->comp = comp;
+	vnc_screen_changed(d->vnc);
 	seat_set_screen(d->seat, (int)d->out->width, (int)d->out->height);
 	display_show(d);
 }
@@ -452,6 +468,9 @@ int display_create(struct display **out, struct display_options *opts)
 	err = control_start(&d->control, d);
 	if (err)
 		goto fail;
+	err = vnc_start(&d->vnc, d);
+	if (err)
+		goto fail;
 	if (opts->nguests)
 		display_switch(d, 0);
 	*out = d;
@@ -471,6 +490,8 @@ void display_destroy(struct display *d)
 {
 	if (!d)
 		return;
+	vnc_stop(d->vnc);
+	d->vnc = NULL;
 	control_stop(d->control);
 	if (d->loop)
 		peer_close_all(d);

@@ -19,6 +19,7 @@ struct compositor;
 struct output;
 struct input_source;
 struct control;
+struct vnc;
 
 /* A guest as the display remembers it: a slot that outlives the guest's
  * connection, so a VMM that restarts finds its slot, hotkey and colour
@@ -46,6 +47,7 @@ struct display {
 	struct input_source *input;
 	struct seat *seat;
 	struct control *control;
+	struct vnc *vnc;         /* NULL: no VNC */
 	struct guest guests[SEAT_MAX_SLOTS];
 	int active;              /* slot shown and fed, or SEAT_NO_SLOT */
 	/* connections */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "parse.h"
+#include "vnc.h"
 
 #define DISPLAY_VERSION "0.1"
 
@@ -238,6 +239,76 @@ static int set_guest(struct display_options *o, const char *v, char *err, size_t
 	return 0;
 }
 
+/* vnc_check: nobody beyond this machine watches without a password. */
+static int vnc_check(const struct vnc_options *v, char *err, size_t n)
+{
+	struct sockaddr_storage addr;
+	socklen_t len;
+
+	if (v->listen && !v->password_file && vnc_parse_address(v->listen, &addr, &len) != 1)
+		return fail(err, n, "vnc-listen %s reaches beyond this machine: give "
+			    "vnc-password-file too (or listen on 127.0.0.1)", v->listen);
+	return 0;
+}
+
+/* set_vnc_listen: a numeric address, or none: no VNC at all. */
+static int set_vnc_listen(struct display_options *o, const char *v, char *err, size_t n)
+{
+	struct sockaddr_storage addr;
+	socklen_t len;
+
+	if (!strcmp(v, "none")) {
+		free(o->vnc.listen);
+		o->vnc.listen = NULL;
+		return 0;
+	}
+	if (vnc_parse_address(v, &addr, &len) < 0)
+		return fail(err, n, "vnc-listen: '%s' is not an IPv4 or IPv6 address (or none)", v);
+	return set_string(&o->vnc.listen, "vnc-listen", v, err, n);
+}
+
+static int set_vnc_base_port(struct display_options *o, const char *v, char *err, size_t n)
+{
+	return parse_uint("vnc-base-port", v, 1, 65535 - SEAT_MAX_SLOTS, &o->vnc.base_port, err, n);
+}
+
+static int set_vnc_password_file(struct display_options *o, const char *v, char *err, size_t n)
+{
+	return set_string(&o->vnc.password_file, "vnc-password-file", v, err, n);
+}
+
+/* set_vnc_input: yes, no, or the names (guests, "screen") whose servers
+ * take input. */
+static int set_vnc_input(struct display_options *o, const char *v, char *err, size_t n)
+{
+	struct vnc_options vo = o->vnc;
+	char buf[1024], *save = NULL;
+
+	vo.input_all = !strcmp(v, "yes");
+	vo.ninput = 0;
+	if (vo.input_all || !strcmp(v, "no")) {
+		o->vnc = vo;
+		return 0;
+	}
+	if (strlen(v) >= sizeof(buf))
+		return fail(err, n, "vnc-input: too long");
+	strcpy(buf, v);
+	for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+		char name[DISPLAY_NAME_SIZE] = { 0 };
+
+		if (vo.ninput == SEAT_MAX_SLOTS + 1)
+			return fail(err, n, "vnc-input: at most %d names", SEAT_MAX_SLOTS + 1);
+		if (strlen(tok) >= sizeof(name))
+			return fail(err, n, "vnc-input: '%s': the name is too long", tok);
+		strcpy(name, tok);
+		if (strcmp(name, "screen") && !display_name_is_valid(name))
+			return fail(err, n, "vnc-input: '%s' is not a guest name or screen", tok);
+		memcpy(vo.input[vo.ninput++], name, sizeof(name));
+	}
+	o->vnc = vo;
+	return 0;
+}
+
 static int set_verbose(struct display_options *o, const char *v, char *err, size_t n)
 {
 	(void)v;
@@ -279,6 +350,15 @@ static const struct option_desc option_table[] = {
 	  "(default: 2500)", set_banner_time },
 	{ "max-fps", 0, "N", "frames per second at most, for outputs without page flips\n"
 	  "(default: 60)", set_max_fps },
+	{ "vnc-listen", 0, "ADDRESS", "where the VNC servers listen: an IPv4 or IPv6\n"
+	  "address, or none (default: " VNC_LISTEN_DEFAULT ")", set_vnc_listen },
+	{ "vnc-base-port", 0, "PORT", "the screen's VNC port; guest N's is PORT+N\n"
+	  "(default: 5900)", set_vnc_base_port },
+	{ "vnc-password-file", 0, "FILE", "VNC password: the file's first line (VNC uses\n"
+	  "8 characters); needed beyond loopback", set_vnc_password_file },
+	{ "vnc-input", 0, "no|yes|NAME,...", "whose VNC clients may send keys and pointer:\n"
+	  "guests by name, screen (to the shown guest)\n(default: no, view-only)",
+	  set_vnc_input },
 	{ "verbose", 'v', NULL, "log more", set_verbose },
 };
 #define OPTION_COUNT (sizeof(option_table) / sizeof(option_table[0]))
@@ -408,6 +488,8 @@ void display_options_free(struct display_options *o)
 	free(o->output);
 	free(o->output_device);
 	free(o->input);
+	free(o->vnc.listen);
+	free(o->vnc.password_file);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -425,12 +507,14 @@ int display_options_parse(int argc, char **argv, struct display_options *o, char
 	o->banner_ms = 2500;
 	o->edge_width = 4;
 	o->max_fps = 60;
+	o->vnc.base_port = VNC_BASE_PORT_DEFAULT;
 	hotkeys_default(&o->hotkeys);
 	err[0] = 0;
 	if (set_string(&o->socket, "socket", DISPLAY_SOCKET_DEFAULT, err, errlen) ||
 	    set_string(&o->control, "control", DISPLAY_CONTROL_DEFAULT, err, errlen) ||
 	    set_string(&o->output, "output", "offscreen", err, errlen) ||
-	    set_string(&o->input, "input", "none", err, errlen))
+	    set_string(&o->input, "input", "none", err, errlen) ||
+	    set_string(&o->vnc.listen, "vnc-listen", VNC_LISTEN_DEFAULT, err, errlen))
 		return -ENOMEM;
 
 	shortopts[s++] = ':';
@@ -484,5 +568,5 @@ int display_options_parse(int argc, char **argv, struct display_options *o, char
 	}
 	if (optind < argc)
 		return fail(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
-	return hotkeys_check(&o->hotkeys, err, errlen);
+	return vnc_check(&o->vnc, err, errlen) ? -EINVAL : hotkeys_check(&o->hotkeys, err, errlen);
 }

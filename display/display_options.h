@@ -20,6 +20,16 @@ struct guest_config {
 	int has_edge;
 };
 
+/* VNC (display/vnc.h): where the servers listen, and who may type. */
+struct vnc_options {
+	char *listen;             /* a numeric IP address; NULL: no VNC */
+	unsigned base_port;       /* the screen's; slot N's is base + N */
+	char *password_file;      /* NULL: no password (loopback only) */
+	int input_all;            /* vnc-input yes */
+	char input[SEAT_MAX_SLOTS + 1][DISPLAY_NAME_SIZE]; /* or these (and "screen") */
+	unsigned ninput;
+};
+
 struct display_options {
 	char *socket;
 	char *control;
@@ -33,6 +43,7 @@ struct display_options {
 	unsigned max_fps;
 	struct guest_config guests[SEAT_MAX_SLOTS];
 	unsigned nguests;
+	struct vnc_options vnc;
 	int verbose;
 };
 

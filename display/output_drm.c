@@ -304,16 +304,18 @@ static int drm_present(struct output *out, pixman_image_t *shadow, pixman_region
 	pixman_box32_t *box;
 	int n;
 
+	for (int i = 0; i < (o->can_flip ? 2 : 1); i++)
+		pixman_region32_union(&o->buf[(o->front + i) % 2].stale,
+				      &o->buf[(o->front + i) % 2].stale, damage);
+	/* the display waits for frame_done, so this is only to be safe: the
+	 * damage is kept for the next frame */
 	if (o->flip_pending || o->flip_retry)
-		return -EBUSY; /* the display waits for frame_done; be safe */
+		return -EBUSY;
 	if (b->map == MAP_FAILED) {
 		/* no buffers after a failed hot-plug: frames go nowhere */
 		loop_timer_arm(o->timer, o->frame_ms, 0);
 		return -ENODEV;
 	}
-	for (int i = 0; i < (o->can_flip ? 2 : 1); i++)
-		pixman_region32_union(&o->buf[(o->front + i) % 2].stale,
-				      &o->buf[(o->front + i) % 2].stale, damage);
 	/* a shadow of another size (during a resize) draws only what fits */
 	pixman_region32_intersect_rect(&b->stale, &b->stale, 0, 0,
 				       (unsigned)(sw < (int)o->base.width ? sw : (int)o->base.width),

@@ -146,15 +146,17 @@ static int fbdev_open(struct output **out, struct loop *loop, const struct displ
 		return -ENOTSUP;
 	}
 	/* the visible area, with its pan offset, lies inside the memory and
-	 * has rows pixman can address (a multiple of 4 bytes) */
+	 * starts and has rows where pixman can address them (multiples of 4
+	 * bytes) */
 	bytes_pp = var.bits_per_pixel / 8;
 	offset = (size_t)var.yoffset * fix.line_length + (size_t)var.xoffset * bytes_pp;
 	if (var.xres < 1 || var.yres < 1 || var.xres > DISPLAY_MAX_WIDTH ||
-	    var.yres > DISPLAY_MAX_HEIGHT || fix.line_length % 4 ||
+	    var.yres > DISPLAY_MAX_HEIGHT || fix.line_length % 4 || offset % 4 ||
 	    fix.line_length < var.xres * bytes_pp ||
 	    offset + (size_t)fix.line_length * var.yres > fix.smem_len) {
-		log_error("output fbdev '%s': a %ux%u screen with %u-byte rows does not fit its "
-			  "%u bytes", o->path, var.xres, var.yres, fix.line_length, fix.smem_len);
+		log_error("output fbdev '%s': a %ux%u screen at offset %zu with %u-byte rows: "
+			  "not in its %u bytes, or not aligned", o->path, var.xres, var.yres, offset,
+			  fix.line_length, fix.smem_len);
 		fbdev_close(&o->base);
 		return -ENOTSUP;
 	}

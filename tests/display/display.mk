@@ -7,6 +7,8 @@
 #                        runs in the rig (see the end of this file)
 #   make bench-display   tests/display/bench_compose.c: compose cost against
 #                        memcpy, and idle CPU
+#   make bench-vnc       tests/display/bench_vnc.c: a full-frame VNC update,
+#                        Tight and ZRLE, duet-display against QEMU's VNC
 # Everything here is built with the sanitizers except the benchmark and the
 # rig's programs.
 
@@ -14,6 +16,7 @@ DISPLAY_TEST_SRCS := $(wildcard tests/display/test_*.c)
 DISPLAY_TEST_BINS := $(patsubst tests/display/%.c,$(BUILD)/asan/tests/display/%,$(DISPLAY_TEST_SRCS))
 DISPLAY_PEER      := $(BUILD)/asan/tests/display/peer
 DISPLAY_ASAN_BIN  := $(BUILD)/asan/bin/duet-display
+DISPLAY_VNC_CLIENT := $(BUILD)/asan/tests/display/vnc_client
 
 $(call asan_obj,$(DISPLAY_TEST_SRCS) tests/display/peer.c) $(call obj,tests/display/peer.c tests/display/bench_compose.c): \
 	BASE_CPPFLAGS += -Idisplay $(DISPLAY_CFLAGS)
@@ -30,9 +33,10 @@ $(DISPLAY_PEER): $(call asan_obj,tests/display/peer.c) $(BUILD)/asan/lib/libduet
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^
 
-check-display: $(DISPLAY_ASAN_BIN) $(DISPLAY_PEER) $(DISPLAY_TEST_BINS)
+check-display: $(DISPLAY_ASAN_BIN) $(DISPLAY_PEER) $(DISPLAY_TEST_BINS) $(DISPLAY_VNC_CLIENT)
 	sh tests/unit/run.sh $(DISPLAY_TEST_BINS)
 	DUET_DISPLAY=$(DISPLAY_ASAN_BIN) DUET_DISPLAY_PEER=$(DISPLAY_PEER) \
+	    DUET_VNC_CLIENT=$(DISPLAY_VNC_CLIENT) \
 	    $(PYTHON) -m pytest -q -p no:cacheprovider tests/display
 
 # The benchmark runs optimised code: it times the compositor in-process and
@@ -61,3 +65,11 @@ $(DISPLAY_UINPUT): $(call obj,tests/display/uinput_keys.c)
 	$(CC) $(CFLAGS) -o $@ $^ $(shell pkg-config --libs libevdev 2>/dev/null)
 
 check-system: $(DISPLAY_ASAN_BIN) $(BUILD)/bin/duet-vmctl $(BUILD)/tests/display/peer $(DISPLAY_UINPUT)
+
+# VNC: tests/display/test_vnc.py drives the servers with vnc_client (a
+# libvncclient program) and Debian's vncsnapshot.
+$(call asan_obj,tests/display/vnc_client.c): BASE_CPPFLAGS += $(DISPLAY_CFLAGS)
+
+$(DISPLAY_VNC_CLIENT): $(call asan_obj,tests/display/vnc_client.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ $(shell pkg-config --libs libvncclient libvncserver 2>/dev/null) -ljpeg

@@ -73,7 +73,7 @@ wait_for() {
 # shot NAME: QEMU's screendump of the rig's screen, taken by the host
 shot() {
     echo "SHOT $1" >&3
-    read -r reply <&3
+    read -r -t 30 reply <&3 || fail "screendump $1: no answer from the host"
     [ "$reply" = "DONE $1" ] || fail "screendump $1: $reply"
     say "screendump $1 taken"
 }
@@ -86,6 +86,9 @@ running2() { [ "$(list | grep -o '"state":"running"' | wc -l)" = 2 ]; }
 key() { echo "$*" >&4; }
 plane_fb() { grep -m1 '	fb=' /sys/kernel/debug/dri/0/state | tr -d '\t'; }
 
+# fd 3: the screendump channel; fd 4 (later): uinput_keys' commands.
+# Programs started in the background get neither (4 would keep the FIFO
+# open for writing, and uinput_keys would never see its end).
 exec 3<>/dev/ttyS2
 stty -F /dev/ttyS2 raw -echo
 mount -t debugfs none /sys/kernel/debug
@@ -93,17 +96,17 @@ plane_fb > /out/fb-before.txt
 
 # ---- phase 1: DRM/KMS and evdev ----
 duet-display --output drm --input evdev --socket /run/d.sock --control /run/c.sock \
-    -g alpha=#2f6fdf -g beta=#e07a10 > /tmp/display-drm.log 2>&1 &
+    -g alpha=#2f6fdf -g beta=#e07a10 > /tmp/display-drm.log 2>&1 3>&- 4>&- &
 display=$!
 wait_for "the control socket" 20 list
-peer --socket /run/d.sock --name alpha --color c03030 --size 1280x800 --record /tmp/alpha.rec &
+peer --socket /run/d.sock --name alpha --color c03030 --size 1280x800 --record /tmp/alpha.rec 3>&- &
 peers=$!
-peer --socket /run/d.sock --name beta --color 30a040 --size 1280x800 --record /tmp/beta.rec &
+peer --socket /run/d.sock --name beta --color 30a040 --size 1280x800 --record /tmp/beta.rec 3>&- &
 peers="$peers $!"
 wait_for "both guests running" 20 running2
 
 mkfifo /tmp/keys
-uinput_keys --record /tmp/uinput.rec < /tmp/keys > /tmp/uinput.log 2>&1 &
+uinput_keys --record /tmp/uinput.rec < /tmp/keys > /tmp/uinput.log 2>&1 3>&- &
 uinput=$!
 exec 4> /tmp/keys
 wait_for "the uinput devices grabbed" 20 \
@@ -147,7 +150,7 @@ shot drm-exited
 
 # ---- phase 2: fbdev, the same peers and devices ----
 duet-display --output fbdev --input evdev --socket /run/d.sock --control /run/c.sock \
-    -g alpha=#2f6fdf -g beta=#e07a10 > /tmp/display-fbdev.log 2>&1 &
+    -g alpha=#2f6fdf -g beta=#e07a10 > /tmp/display-fbdev.log 2>&1 3>&- 4>&- &
 display=$!
 wait_for "the control socket" 20 list
 wait_for "both guests back" 20 running2
@@ -193,7 +196,6 @@ class ScreenDumper:
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             s.bind(os.path.join(self.dir, name + ".sock"))
             s.listen(1)
-            s.settimeout(60)
             self.listeners[name] = s
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
@@ -206,10 +208,11 @@ class ScreenDumper:
 
     def _serve(self):
         try:
+            # no deadline here: QEMU connects when the rig starts it, and
+            # close() ends a wait that is no longer wanted
             qmp, _ = self.listeners["qmp"].accept()
             serial, _ = self.listeners["serial"].accept()
             qmp.settimeout(30)
-            serial.settimeout(None)
             q = qmp.makefile("rwb", buffering=0)
             self._qmp_reply(q)  # the greeting
             self._qmp(q, {"execute": "qmp_capabilities"})
@@ -243,6 +246,10 @@ class ScreenDumper:
 
     def close(self):
         for s in self.listeners.values():
+            try:
+                s.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in accept()
+            except OSError:
+                pass
             s.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -272,7 +279,7 @@ def display_run():
         try:
             result = run_rig("sh /test.sh", files={"/test.sh": GUEST_SCRIPT.encode()},
                              binaries=[DISPLAY, VMCTL, PEER, UINPUT], kvm=False, modules=MODULES,
-                             qemu_args=dumper.qemu_args(), timeout=150)
+                             qemu_args=dumper.qemu_args(), timeout=90)
         except RigError as e:
             pytest.fail(str(e))
         dumper.thread.join(timeout=5)

@@ -58,7 +58,7 @@
 #define VNC_INPUT_RATE 500           /* key and pointer events a second, more is a flood */
 #define VNC_HANDSHAKE_MS 10000       /* from connect to the normal protocol */
 #define VNC_MESSAGE_MS 10000         /* for a message begun to arrive whole */
-#define VNC_STALL_MS 15000           /* for a full socket to take data again */
+#define VNC_STALL_MS 15000           /* for a client to read anything we queued */
 #define VNC_UPDATE_INTERVAL_MS 33    /* between two updates to one client */
 #define VNC_IO_WAIT_MS 200           /* libvncserver's own blocking wait, a backstop */
 #define VNC_PAUSE_MS 1000            /* no new connections after a wrong password */
@@ -113,7 +113,9 @@ struct vnc_client {
 	int lowat;                       /* SO_RCVLOWAT */
 	uint64_t connected_ms;
 	uint64_t partial_since_ms;       /* a message half-arrived since then */
-	uint64_t stalled_since_ms;       /* its socket has been full since then */
+	int stalled;                     /* its socket is full: wait for EPOLLOUT */
+	uint64_t stuck_since_ms;         /* it has read nothing of what is queued since */
+	int queued;                      /* SIOCOUTQ at the last tick */
 	uint64_t next_update_ms;
 	int clipped;                     /* the last update was cut to fit */
 	uint64_t window_ms;              /* the current one-second rate window */
@@ -535,8 +537,8 @@ static long vnc_client_min_room(const struct vnc_client *c)
 
 static void vnc_client_stall(struct vnc_client *c, uint64_t now)
 {
-	if (!c->stalled_since_ms)
-		c->stalled_since_ms = now;
+	(void)now;
+	c->stalled = 1;
 	/* edge-triggered: woken as the peer acknowledges data, not in a loop
 	 * while there is some room but not enough */
 	vnc_client_watch(c, VNC_WATCH_OUT);
@@ -693,13 +695,13 @@ static void vnc_client_event(void *opaque, uint32_t events)
 	rfbScreenInfoPtr scr = c->srv->screen;
 	uint64_t now = loop_now_ms();
 
-	if (c->stalled_since_ms) {
+	if (c->stalled) {
 		if (vnc_client_room(c) < vnc_client_min_room(c)) {
 			if (events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))
 				vnc_client_drop(c, "connection lost");
 			return;
 		}
-		c->stalled_since_ms = 0;
+		c->stalled = 0;
 		vnc_client_watch(c, VNC_WATCH_IN);
 		v->dirty = 1;
 		return;
@@ -746,7 +748,7 @@ static int vnc_client_wants_update(const struct vnc_client *c)
 /* vnc_client_push: send `c` its update if one is due and fits. */
 static void vnc_client_push(struct vnc_client *c, uint64_t now)
 {
-	if (c->stalled_since_ms || !vnc_client_wants_update(c))
+	if (c->stalled || !vnc_client_wants_update(c))
 		return;
 	if (now < c->next_update_ms) {
 		vnc_pace_at(c->srv->v, now, c->next_update_ms);
@@ -1045,6 +1047,20 @@ static void vnc_accept(void *opaque, uint32_t events)
 	}
 }
 
+/* vnc_client_stuck: data waits in its socket and none of it has gone out
+ * for VNC_STALL_MS (whether or not more is waiting to be sent). */
+static int vnc_client_stuck(struct vnc_client *c, uint64_t now)
+{
+	int queued = 0;
+
+	if (ioctl(c->fd, SIOCOUTQ, &queued) < 0 || queued == 0 || queued < c->queued)
+		c->stuck_since_ms = 0;
+	else if (!c->stuck_since_ms)
+		c->stuck_since_ms = now;
+	c->queued = queued;
+	return c->stuck_since_ms && now - c->stuck_since_ms >= VNC_STALL_MS;
+}
+
 /* vnc_tick: each second while there are connections: the timeouts. */
 static void vnc_tick(void *opaque)
 {
@@ -1066,7 +1082,7 @@ static void vnc_tick(void *opaque)
 			vnc_client_drop(c, "did not finish its handshake in time");
 		else if (c->partial_since_ms && now - c->partial_since_ms >= VNC_MESSAGE_MS)
 			vnc_client_drop(c, "sent part of a message and no more");
-		else if (c->stalled_since_ms && now - c->stalled_since_ms >= VNC_STALL_MS)
+		else if (vnc_client_stuck(c, now))
 			vnc_client_drop(c, "does not read what it is sent");
 	}
 	for (unsigned i = 0; i <= SEAT_MAX_SLOTS; i++) {

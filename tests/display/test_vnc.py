@@ -200,7 +200,7 @@ def test_beyond_loopback_needs_a_password(tmp_path):
         assert r.returncode == 2, r.stderr
         assert r.stderr.count("\n") == 1 and "vnc-password-file" in r.stderr, r.stderr
     for bad in (["--vnc-listen", "localhost"], ["--vnc-base-port", "65530"],
-                ["--vnc-input", "no such"], ["--vnc-password-file", str(tmp_path / "none")]):
+                ["--vnc-input", "a/b"], ["--vnc-password-file", str(tmp_path / "none")]):
         r = run_display(tmp_path, *bad)
         assert r.returncode == 2, (bad, r.stderr)
         assert r.stderr.count("\n") == 1 and r.stderr.startswith("duet-display: "), r.stderr

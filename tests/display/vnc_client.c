@@ -129,6 +129,16 @@ static void pump(rfbClient *client, double until_ms)
 	}
 }
 
+/* wait_for_all: until every pixel of the screen has come. */
+static void wait_for_all(rfbClient *client, double deadline)
+{
+	while (!cover_w || covered_count < (size_t)cover_w * (size_t)cover_h) {
+		if (now_ms() > deadline)
+			die("timed out with %zu of %d x %d pixels", covered_count, cover_w, cover_h);
+		pump(client, now_ms() + 50);
+	}
+}
+
 static void write_ppm(rfbClient *client, const char *path)
 {
 	FILE *f = fopen(path, "wb");
@@ -270,7 +280,6 @@ int main(int argc, char **argv)
 	client->serverPort = atoi(argv[optind + 1]);
 	client->appData.encodingsString = encodings;
 	client->appData.enableJPEG = FALSE;
-	client->appData.scaleSetting = scale;
 	client->GetPassword = get_password;
 	client->MallocFrameBuffer = malloc_framebuffer;
 	client->GotFrameBufferUpdate = got_update;
@@ -281,10 +290,20 @@ int main(int argc, char **argv)
 
 	/* every pixel, however many updates it takes */
 	deadline = now_ms() + timeout * 1e3;
-	while (!cover_w || covered_count < (size_t)cover_w * (size_t)cover_h) {
-		if (now_ms() > deadline)
-			die("timed out with %zu of %d x %d pixels", covered_count, cover_w, cover_h);
-		pump(client, now_ms() + 50);
+	wait_for_all(client, deadline);
+	if (scale > 1) {
+		/* a libvncserver server says it takes SetScale in its first
+		 * update (SupportedMessages), so ask only now */
+		int w = client->width / scale, h = client->height / scale;
+
+		if (!SendScaleSetting(client, scale))
+			die("cannot send SetScale");
+		while (client->width != w || client->height != h) {
+			if (now_ms() > deadline)
+				die("timed out waiting for a %d x %d screen", w, h);
+			pump(client, now_ms() + 50);
+		}
+		wait_for_all(client, deadline);
 	}
 	if (out)
 		write_ppm(client, out);

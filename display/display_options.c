@@ -248,6 +248,8 @@ static int vnc_check(const struct vnc_options *v, char *err, size_t n)
 	if (v->listen && !v->password_file && vnc_parse_address(v->listen, &addr, &len) != 1)
 		return fail(err, n, "vnc-listen %s reaches beyond this machine: give "
 			    "vnc-password-file too (or listen on 127.0.0.1)", v->listen);
+	if (v->listen && v->password_file && vnc_read_password(v->password_file, NULL, err, n))
+		return -EINVAL;
 	return 0;
 }
 

@@ -16,8 +16,8 @@
  *     at most VNC_MSGS_PER_WAKEUP per wake-up;
  *   - writing: rfbUpdateClient runs only when the socket has room
  *     (SIOCOUTQ against SO_SNDBUF); the update is cut to the rows that fit
- *     (vnc_display_hook), and a client whose socket is full waits for
- *     EPOLLOUT and is dropped after VNC_STALL_MS;
+ *     (vnc_display_hook); a client whose socket is full waits for
+ *     EPOLLOUT, and one that reads nothing for VNC_STALL_MS is dropped;
  *   - pacing: at most one update per VNC_UPDATE_INTERVAL_MS per client, so
  *     a client asking for full frames in a loop cannot keep the display
  *     encoding.
@@ -51,11 +51,11 @@
 #include "loop.h"
 #include "peer.h"
 
-#define VNC_MAX_CLIENTS_TEXT "8"      /* VNC_MAX_CLIENTS, for log lines */
 #define VNC_ACCEPTS_PER_WAKEUP 8
 #define VNC_MSGS_PER_WAKEUP 16       /* then the others get their turn */
 #define VNC_MSG_RATE 2000            /* messages a second from a client, more is a flood */
-#define VNC_INPUT_RATE 500           /* key and pointer events a second, more is a flood */
+#define VNC_INPUT_RATE 200           /* keys, clicks and wheel notches a second: more is a
+					flood (plain motion is merged on its way to a guest) */
 #define VNC_HANDSHAKE_MS 10000       /* from connect to the normal protocol */
 #define VNC_MESSAGE_MS 10000         /* for a message begun to arrive whole */
 #define VNC_STALL_MS 15000           /* for a client to read anything we queued */
@@ -118,9 +118,11 @@ struct vnc_client {
 	int queued;                      /* SIOCOUTQ at the last tick */
 	uint64_t next_update_ms;
 	int clipped;                     /* the last update was cut to fit */
+	int clip_y;                      /* ... and where the next cut one starts */
 	uint64_t window_ms;              /* the current one-second rate window */
 	unsigned window_msgs, window_input;
 	const char *drop_reason;
+	int msg_type;                    /* of the complete message waiting, or -1 */
 	/* input it holds, given back when it goes */
 	uint8_t keys[(DISPLAY_KEY_CODE_MAX + 8) / 8];
 	unsigned buttons;                /* DISPLAY_BUTTON_* */
@@ -165,11 +167,6 @@ static void vnc_rfb_log(const char *fmt, ...)
 	va_end(ap);
 	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 		log_debug("vnc: libvncserver: %s", line);
-}
-
-static const char *vnc_server_label(const struct vnc_server *s)
-{
-	return s->slot == SEAT_NO_SLOT ? "screen" : s->name;
 }
 
 /* ---- addresses ---- */
@@ -337,8 +334,9 @@ static void vnc_send_pointer(struct vnc_client *c, int x, int y, unsigned button
 	c->buttons = buttons;
 }
 
-/* vnc_input_counts: one more input event; 0 when it is over the rate (the
- * client is closed; libvncserver's caller notices after it returns). */
+/* vnc_input_counts: one more input event a guest cannot merge with the
+ * last; 0 when it is over the rate (the client is closed; libvncserver's
+ * caller notices after it returns). */
 static int vnc_input_counts(struct vnc_client *c)
 {
 	if (++c->window_input <= VNC_INPUT_RATE)
@@ -388,7 +386,9 @@ static void vnc_ptr_event(int mask, int x, int y, rfbClientPtr cl)
 	unsigned m = (unsigned)mask & 0xffu, pressed, buttons = 0;
 	int wheel = 0;
 
-	if (!c || !c->srv->input || !vnc_input_counts(c))
+	if (!c || !c->srv->input)
+		return;
+	if (m != c->vnc_mask && !vnc_input_counts(c))
 		return;
 	pressed = m & ~c->vnc_mask;
 	c->vnc_mask = m;
@@ -505,10 +505,10 @@ static void vnc_client_gone(rfbClientPtr cl)
 		}
 	c->srv->nconns--;
 	if (c->drop_reason)
-		log_info("vnc %s: client %s dropped: %s", vnc_server_label(c->srv), c->host,
+		log_info("vnc %s: client %s dropped: %s", c->srv->name, c->host,
 			 c->drop_reason);
 	else if (!v->stopping)
-		log_info("vnc %s: client %s gone", vnc_server_label(c->srv), c->host);
+		log_info("vnc %s: client %s gone", c->srv->name, c->host);
 	cl->clientData = NULL;
 	free(c);
 }
@@ -535,10 +535,10 @@ static long vnc_client_min_room(const struct vnc_client *c)
 	return row > VNC_MIN_ROOM ? row : VNC_MIN_ROOM;
 }
 
-static void vnc_client_stall(struct vnc_client *c, uint64_t now)
+static void vnc_client_stall(struct vnc_client *c)
 {
-	(void)now;
 	c->stalled = 1;
+	c->partial_since_ms = 0; /* we are not reading now: not its fault */
 	/* edge-triggered: woken as the peer acknowledges data, not in a loop
 	 * while there is some room but not enough */
 	vnc_client_watch(c, VNC_WATCH_OUT);
@@ -685,7 +685,19 @@ static int vnc_client_message_ready(struct vnc_client *c, uint32_t events, uint6
 	}
 	c->partial_since_ms = 0;
 	vnc_client_lowat(c, 1);
+	c->msg_type = c->cl->state == RFB_NORMAL ? h[0] : -1;
 	return 1;
+}
+
+/* vnc_client_refresh: all of the screen is news to the client (after a
+ * SetScale, which libvncserver 0.9.14 answers with a new size only). */
+static void vnc_client_refresh(struct vnc_client *c)
+{
+	rfbClientPtr cl = c->cl;
+	sraRegionPtr all = sraRgnCreateRect(0, 0, cl->screen->width, cl->screen->height);
+
+	sraRgnOr(cl->modifiedRegion, all);
+	sraRgnDestroy(all);
 }
 
 static void vnc_client_event(void *opaque, uint32_t events)
@@ -714,7 +726,7 @@ static void vnc_client_event(void *opaque, uint32_t events)
 		/* replies to messages are small, but do not let even those
 		 * block on a full socket */
 		if (vnc_client_room(c) < vnc_client_min_room(c)) {
-			vnc_client_stall(c, now);
+			vnc_client_stall(c);
 			return;
 		}
 		if (vnc_client_message_ready(c, events, now) <= 0)
@@ -724,6 +736,8 @@ static void vnc_client_event(void *opaque, uint32_t events)
 			return;
 		}
 		rfbProcessClientMessage(c->cl);
+		if (c->msg_type == rfbSetScale || c->msg_type == rfbPalmVNCSetScaleFactor)
+			vnc_client_refresh(c);
 		/* libvncserver gives the pointer to whoever holds a button,
 		 * view-only clients too: they must not lock out the others */
 		if (scr->pointerClient && scr->pointerClient->viewOnly)
@@ -755,7 +769,7 @@ static void vnc_client_push(struct vnc_client *c, uint64_t now)
 		return;
 	}
 	if (vnc_client_room(c) < vnc_client_min_room(c)) {
-		vnc_client_stall(c, now);
+		vnc_client_stall(c);
 		return;
 	}
 	rfbUpdateClient(c->cl);
@@ -763,15 +777,18 @@ static void vnc_client_push(struct vnc_client *c, uint64_t now)
 }
 
 /* displayHook, just before libvncserver builds an update: cut what the
- * client asked for to the rows whose raw pixels fit in its socket now, so
- * the update is written without blocking. The rest stays modified and
- * goes with the next update. */
+ * client asked for to a band of rows whose raw pixels (the most any
+ * encoding sends) fit in its socket now, so the update is written without
+ * blocking. The rest stays modified and goes with the next updates; the
+ * bands move down the screen, so a client that asks for the whole screen
+ * each time still gets all of it. */
 static void vnc_display_hook(rfbClientPtr cl)
 {
 	struct vnc_client *c = cl->clientData;
 	sraRegionPtr want, box;
 	sraRect r;
 	long room, row, rows;
+	int y0;
 
 	if (!c)
 		return;
@@ -785,15 +802,19 @@ static void vnc_display_hook(rfbClientPtr cl)
 		rows = room > 0 ? room / row : 0;
 		if (rows < 1)
 			rows = 1;
-		if (rows < r.y2 - r.y1) {
-			sraRegionPtr band = sraRgnCreateRect(0, r.y1, cl->screen->width,
-							    r.y1 + (int)rows);
+		y0 = c->clip_y > r.y1 && c->clip_y < r.y2 ? c->clip_y : r.y1;
+		if (rows < r.y2 - y0 || y0 > r.y1) {
+			sraRegionPtr band = sraRgnCreateRect(0, y0, cl->screen->width,
+							    y0 + (int)(rows < r.y2 - y0 ? rows : r.y2 - y0));
 
 			sraRgnAnd(cl->requestedRegion, band);
 			sraRgnDestroy(band);
 			c->clipped = 1;
+			c->clip_y = y0 + (int)rows;
 		}
 	}
+	if (!c->clipped)
+		c->clip_y = 0;
 	sraRgnDestroy(box);
 	sraRgnDestroy(want);
 }
@@ -822,7 +843,7 @@ static rfbBool vnc_check_password(rfbClientPtr cl, const char *response, int len
 	s->paused_until_ms = loop_now_ms() + VNC_PAUSE_MS;
 	loop_mod_fd(s->v->d->loop, s->listen_fd, 0);
 	vnc_tick_start(s->v);
-	log_info("vnc %s: client %s gave a wrong password", vnc_server_label(s),
+	log_info("vnc %s: client %s gave a wrong password", s->name,
 		 c ? c->host : "?");
 	return FALSE;
 }
@@ -861,7 +882,7 @@ static enum rfbNewClientAction vnc_new_client(rfbClientPtr cl)
 	c->next = v->clients;
 	v->clients = c;
 	v->handover = NULL; /* taken */
-	log_info("vnc %s: client %s connected%s", vnc_server_label(s), c->host,
+	log_info("vnc %s: client %s connected%s", s->name, c->host,
 		 s->input ? "" : " (view-only)");
 	return RFB_CLIENT_ACCEPT;
 }
@@ -902,7 +923,7 @@ static void vnc_handover(struct vnc_conn *k)
 	loop_del_fd(v->d->loop, k->fd);
 	setsockopt(k->fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
-		log_warn("vnc %s: client %s: socketpair: %s", vnc_server_label(s), k->host,
+		log_warn("vnc %s: client %s: socketpair: %s", s->name, k->host,
 			 strerror(errno));
 		close(k->fd);
 		vnc_conn_close(k, 0);
@@ -911,7 +932,7 @@ static void vnc_handover(struct vnc_conn *k)
 	/* libvncserver keeps its clients' fds in an fd_set */
 	if (sp[0] >= FD_SETSIZE) {
 		log_warn("vnc %s: client %s refused: out of low file descriptors",
-			 vnc_server_label(s), k->host);
+			 s->name, k->host);
 		close(sp[0]);
 		close(sp[1]);
 		close(k->fd);
@@ -952,13 +973,13 @@ static void vnc_conn_event(void *opaque, uint32_t events)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		log_debug("vnc %s: %s closed before its handshake", vnc_server_label(k->srv),
+		log_debug("vnc %s: %s closed before its handshake", k->srv->name,
 			  k->host);
 		vnc_conn_close(k, 1);
 		return;
 	}
 	if (memcmp(buf, "RFB ", (size_t)n < 4 ? (size_t)n : 4)) {
-		log_info("vnc %s: %s refused: not a VNC client", vnc_server_label(k->srv),
+		log_info("vnc %s: %s refused: not a VNC client", k->srv->name,
 			 k->host);
 		vnc_conn_close(k, 1);
 		return;
@@ -981,10 +1002,13 @@ static void vnc_refused(struct vnc_server *s, const char *why)
 	uint64_t now = loop_now_ms();
 
 	if (now - s->refused_log_ms >= 1000) {
-		log_warn("vnc %s: refused a connection: %s", vnc_server_label(s), why);
+		log_warn("vnc %s: refused a connection: %s", s->name, why);
 		s->refused_log_ms = now;
 	}
 }
+
+#define VNC_STR(x) #x
+#define VNC_XSTR(x) VNC_STR(x)
 
 static void vnc_accept(void *opaque, uint32_t events)
 {
@@ -1016,7 +1040,7 @@ static void vnc_accept(void *opaque, uint32_t events)
 		}
 		if (s->nconns >= VNC_MAX_CLIENTS) {
 			close(fd);
-			vnc_refused(s, "it has " VNC_MAX_CLIENTS_TEXT " connections already");
+			vnc_refused(s, "it has " VNC_XSTR(VNC_MAX_CLIENTS) " connections already");
 			continue;
 		}
 		k = calloc(1, sizeof(*k));
@@ -1072,7 +1096,7 @@ static void vnc_tick(void *opaque)
 		next = k->next;
 		if (now - k->since_ms >= VNC_HANDSHAKE_MS) {
 			log_info("vnc %s: %s dropped: no VNC handshake within %d s",
-				 vnc_server_label(k->srv), k->host, VNC_HANDSHAKE_MS / 1000);
+				 k->srv->name, k->host, VNC_HANDSHAKE_MS / 1000);
 			vnc_conn_close(k, 1);
 		}
 	}
@@ -1215,7 +1239,7 @@ static void vnc_server_show_status(struct vnc_server *s, const char *text)
 	pixels = vnc_status_picture(text, w, h);
 	if (!pixels) {
 		log_error("vnc %s: out of memory for a %ux%u status picture",
-			  vnc_server_label(s), w, h);
+			  s->name, w, h);
 		return;
 	}
 	vnc_server_set_fb(s, pixels, w, h, w * 4);
@@ -1479,36 +1503,37 @@ unsigned vnc_clients(const struct vnc *v, int slot)
 
 /* ---- life cycle ---- */
 
-/* vnc_read_password: the first line of the file; VNC authentication
- * (RFB 7.2.2, DES) uses its first 8 characters. */
-static int vnc_read_password(const char *path, char **out)
+int vnc_read_password(const char *path, char **out, char *err, size_t errlen)
 {
 	char line[256];
 	struct stat st;
 	FILE *f = fopen(path, "r");
-	int err;
+	int rc = 0;
 
 	if (!f) {
-		err = -errno;
-		log_error("vnc-password-file '%s': %s", path, strerror(errno));
-		return err;
+		rc = -errno;
+		snprintf(err, errlen, "vnc-password-file '%s': %s", path, strerror(errno));
+		return rc;
 	}
 	if (!fgets(line, sizeof(line), f))
 		line[0] = 0;
-	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
+	if (out && fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
 		log_warn("vnc-password-file '%s' can be read by others (chmod 600 it)", path);
 	fclose(f);
 	line[strcspn(line, "\r\n")] = 0;
 	if (!line[0]) {
-		log_error("vnc-password-file '%s': the first line (the password) is empty", path);
-		return -EINVAL;
+		snprintf(err, errlen, "vnc-password-file '%s': the first line (the password) is "
+			 "empty", path);
+		rc = -EINVAL;
+	} else if (out) {
+		if (strlen(line) > 8)
+			log_warn("vnc-password-file '%s': VNC authentication uses only the first 8 "
+				 "characters of the password", path);
+		*out = strdup(line);
+		rc = *out ? 0 : -ENOMEM;
 	}
-	if (strlen(line) > 8)
-		log_warn("vnc-password-file '%s': VNC authentication uses only the first 8 "
-			 "characters of the password", path);
-	*out = strdup(line);
 	explicit_bzero(line, sizeof(line));
-	return *out ? 0 : -ENOMEM;
+	return rc;
 }
 
 int vnc_start(struct vnc **out, struct display *d)
@@ -1532,8 +1557,11 @@ int vnc_start(struct vnc **out, struct display *d)
 		return -EINVAL;
 	}
 	if (o->password_file) {
-		err = vnc_read_password(o->password_file, &v->passwords[0]);
+		char why[512];
+
+		err = vnc_read_password(o->password_file, &v->passwords[0], why, sizeof(why));
 		if (err) {
+			log_error("%s", why);
 			free(v);
 			return err;
 		}

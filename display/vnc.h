@@ -10,6 +10,7 @@
 #define DUET_DISPLAY_VNC_H
 
 #include <pixman.h>
+#include <stddef.h>
 #include <sys/socket.h>
 
 #include "display_proto.h"
@@ -51,6 +52,11 @@ void vnc_flush(struct vnc *v);
  * 0 when it has none, and how many clients it has. */
 int vnc_port(const struct vnc *v, int slot);
 unsigned vnc_clients(const struct vnc *v, int slot);
+
+/* vnc_read_password: the first line of `path` (VNC authentication, RFB
+ * 7.2.2, uses its first 8 characters) into *out, or with out NULL only
+ * checked; -errno with a sentence in `err`. */
+int vnc_read_password(const char *path, char **out, char *err, size_t errlen);
 
 /* vnc_parse_address: a numeric IPv4 or IPv6 address; 1 when it is a
  * loopback address, 0 when not, -EINVAL when it is no address. */

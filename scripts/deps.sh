@@ -33,6 +33,7 @@ dosfstools
 ipxe
 dnsmasq
 libvncserver-dev
+vncsnapshot
 libpng-dev
 libpixman-1-dev
 libdrm-dev

@@ -16,6 +16,7 @@
 #include "acpi.h"
 #include "block.h"
 #include "hw/fw_cfg.h"
+#include "hw/e1000.h"
 #include "hw/ide.h"
 #include "hw/rtc.h"
 #include "loader.h"
@@ -179,6 +180,21 @@ static void bios_free(void *opaque)
 	memset(b, 0, sizeof(*b));
 }
 
+/* bios_nics: --net cards as e1000s, the first at 00:03.0 (the boot order
+ * file's ethernet@3), with iPXE's option ROM so the guest can PXE-boot. */
+static int bios_nics(struct vm *vm, struct fw_cfg *fw)
+{
+	const struct vm_config *c = vm->config;
+
+	for (unsigned i = 0; i < c->nnets; i++) {
+		int err = e1000_create(vm, c->nets[i], i);
+
+		if (err)
+			return err;
+	}
+	return c->nnets ? bios_add_rom(fw, "pci8086,100e.rom", BIOS_E1000_ROM) : 0;
+}
+
 static int bios_fw_cfg(struct vm *vm)
 {
 	struct fw_cfg *fw = fw_cfg_create(vm);
@@ -200,6 +216,8 @@ static int bios_fw_cfg(struct vm *vm)
 	if (vm->config->boot_menu &&
 	    ((err = fw_cfg_add_file(fw, "etc/show-boot-menu", &show_menu, 1)) ||
 	     (err = fw_cfg_add_file(fw, "etc/boot-menu-wait", &menu_wait, sizeof(menu_wait)))))
+		return err;
+	if ((err = bios_nics(vm, fw)))
 		return err;
 	/* SeaBIOS mirrors the VGA text console to COM1: the boot menu and
 	 * boot messages reach the serial log too. */

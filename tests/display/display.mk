@@ -73,3 +73,21 @@ $(call asan_obj,tests/display/vnc_client.c): BASE_CPPFLAGS += $(DISPLAY_CFLAGS)
 $(DISPLAY_VNC_CLIENT): $(call asan_obj,tests/display/vnc_client.c)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ $(shell pkg-config --libs libvncclient libvncserver 2>/dev/null) -ljpeg
+
+# make bench-vnc: duet-display's VNC against QEMU's, on the same picture
+# (tests/display/bench_vnc.c); QEMU shows it through bench_vnc_guest.c, a
+# multiboot guest built like the kvm tier's (GUEST_CFLAGS: guests.mk).
+$(call obj,tests/display/bench_vnc.c): BASE_CPPFLAGS += -Idisplay $(DISPLAY_CFLAGS)
+
+$(BUILD)/bench/bench_vnc: $(call obj,tests/display/bench_vnc.c display/font.c) $(BUILD)/lib/libduet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(shell pkg-config --libs pixman-1 2>/dev/null) -lm
+
+$(BUILD)/bench/vnc_guest.elf: tests/display/bench_vnc_guest.c
+	@mkdir -p $(dir $@)
+	$(CC) -m32 $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -Wl,-m,elf_i386 -Wl,-n -o $@ $<
+
+.PHONY: bench-vnc
+bench-vnc: $(BUILD)/bench/bench_vnc $(BUILD)/bin/duet-display $(BUILD)/bench/vnc_guest.elf
+	$(BUILD)/bench/bench_vnc $(BUILD)/bin/duet-display $(BUILD)/bench/vnc_guest.elf \
+	    $(shell command -v qemu-system-x86_64)

@@ -364,6 +364,7 @@ def closed_by_server(s, timeout=5):
 def test_bad_clients_do_not_hurt_the_display_or_a_good_client(vnc):
     alpha, _ = vnc.guests()
     port = vnc.base + 1
+    frames = vnc.display.ok({"command": "list"})["frames"]
     good = subprocess.Popen([VNC_CLIENT, "--hold", "8", "127.0.0.1", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)
@@ -427,6 +428,8 @@ def test_bad_clients_do_not_hurt_the_display_or_a_good_client(vnc):
     updates, gap = (int(x) for x in out.split()[1:4:2])
     # alpha animates at 30 frames a second: the good client kept getting them
     assert updates >= 100 and gap < 500, out
+    # ... and so did the monitor (alpha is shown: about 30 frames a second)
+    assert vnc.display.ok({"command": "list"})["frames"] - frames >= 100
     assert vnc.display.alive()
     log = vnc.display.log_text()
     for why in ("not a VNC client", "file transfer", "a scale",

@@ -9,6 +9,8 @@ i440FX/PIIX machine.
     errors, a bochs framebuffer on the std-VGA, PS/2 keyboard and mouse,
     and powers off through ACPI S5 (duet-vmm exits 0).
 (c) Debian's iPXE ISO boots from the ATAPI CD-ROM.
+(d) The guest PXE-boots through the e1000's iPXE option ROM from dnsmasq's
+    DHCP and TFTP servers inside the rig.
 """
 from __future__ import annotations
 
@@ -113,12 +115,17 @@ echo "guest: ata_piix=$(grep -c '^ata_piix ' /proc/modules) disk=$(cat /sys/bloc
 echo "guest: acpi-errors=$(dmesg | grep -i acpi | grep -ci -e error -e exception)"
 echo "guest: acpi=$(ls /sys/firmware/acpi/tables | grep -c -e DSDT -e FACP -e APIC)"
 echo "guest: fb=$(cat /sys/class/graphics/fb0/name 2>/dev/null)"
+printf '#!/bin/sh\n[ "$1" = bound ] && echo "guest: lease $ip"\nexit 0\n' > /tmp/dhcp.sh
+chmod +x /tmp/dhcp.sh
+echo "guest: nic=$(cat /sys/class/net/eth0/device/vendor):$(cat /sys/class/net/eth0/device/device)"
+ip link set eth0 up
+udhcpc -i eth0 -s /tmp/dhcp.sh -q -n -t 10 -T 1 || echo "guest: no lease"
 grep -h '^N: Name=' /proc/bus/input/devices | sed 's/^/guest: input /'
 poweroff -f
 """
 
 HOST = r"""
-duet-vmm --bios --memory 256M --disk file=/disk/boot.img --serial /out/serial.log
+duet-vmm --bios --memory 256M --disk file=/disk/boot.img --net user --serial /out/serial.log
 echo "vmm-exit=$?" > /out/exit.txt
 """
 
@@ -143,11 +150,12 @@ def make_syslinux_disk(dest: Path, kernel: Path, initrd: bytes, append: str) -> 
 
 
 def test_ide_disk_boots_linux_through_seabios():
-    initrd = build_initrd(GUEST, ["ata_piix", "sd_mod", "bochs", "psmouse", "button"])
+    initrd = build_initrd(GUEST, ["ata_piix", "sd_mod", "bochs", "psmouse", "button", "e1000"])
     with tempfile.TemporaryDirectory() as tmp:
         disk = Path(tmp) / "boot.img"
         make_syslinux_disk(disk, guest_kernel(), initrd, "console=ttyS0 quiet panic=-1")
         files = dict(FIRMWARE)
+        files["/usr/lib/ipxe/qemu/pxe-e1000.rom"] = "/usr/lib/ipxe/qemu/pxe-e1000.rom"
         files["/disk/boot.img"] = str(disk)
         r = run_rig(HOST, files=files, binaries=[VMM], timeout=300)
     assert_ok(r)
@@ -157,6 +165,8 @@ def test_ide_disk_boots_linux_through_seabios():
     assert "guest: acpi-errors=0" in serial and "guest: acpi=3" in serial, detail
     assert "guest: fb=bochs" in serial, detail
     assert "AT Translated Set 2 keyboard" in serial and "PS/2" in serial, detail
+    assert "guest: nic=0x8086:0x100e" in serial, detail
+    assert "guest: lease 10.0.2.15" in serial, "the e1000 got no DHCP lease" + detail
     assert "vmm-exit=0" in r.files["exit.txt"].decode(), "no power-off through S5" + detail
 
 
@@ -177,3 +187,35 @@ def test_ipxe_iso_boots_from_the_cdrom():
     serial = r.files["serial.log"].decode(errors="replace")
     assert "Booting from DVD/CD" in serial, serial[-2000:]
     assert "iPXE" in serial, "iPXE did not start from the CD:\n" + serial[-2000:]
+
+
+PXE = r"""
+mkdir -p /tftp
+printf '#!ipxe\necho duet-pxe: script fetched over TFTP from dnsmasq\n' > /tftp/boot.ipxe
+tunctl -t tap0 > /dev/null
+ip addr add 192.168.78.1/24 dev tap0
+ip link set tap0 up
+dnsmasq --port=0 --interface=tap0 --bind-interfaces --dhcp-range=192.168.78.50,192.168.78.99 \
+    --enable-tftp --tftp-root=/tftp --dhcp-boot=boot.ipxe --log-dhcp --log-facility=/out/dnsmasq.log \
+    --dhcp-leasefile=/tmp/dnsmasq.leases --pid-file=/run/dnsmasq.pid --user=root --group=root
+duet-vmm --bios --memory 128M --net tap=tap0 --boot net --serial /out/serial.log &
+vmm=$!
+for i in $(seq 1 600); do grep -q "duet-pxe:" /out/serial.log 2>/dev/null && break; sleep 0.2; done
+sleep 1
+kill $vmm
+kill $(cat /run/dnsmasq.pid) 2>/dev/null; true
+"""
+
+
+def test_pxe_boot_through_the_e1000_rom():
+    files = dict(FIRMWARE)
+    files["/usr/lib/ipxe/qemu/pxe-e1000.rom"] = "/usr/lib/ipxe/qemu/pxe-e1000.rom"
+    r = run_rig(PXE, files=files, binaries=[VMM, shutil.which("dnsmasq")], modules=["tun"],
+                timeout=240)
+    assert_ok(r)
+    serial = r.files["serial.log"].decode(errors="replace")
+    log = r.files.get("dnsmasq.log", b"").decode(errors="replace")
+    detail = f"\n--- guest serial ---\n{serial[-2500:]}\n--- dnsmasq ---\n{log[-1500:]}"
+    assert "iPXE" in serial, "the e1000's iPXE ROM did not run" + detail
+    assert "sent /tftp/boot.ipxe" in log, "dnsmasq served no boot file" + detail
+    assert "duet-pxe: script fetched over TFTP from dnsmasq" in serial, detail

@@ -179,9 +179,12 @@ def test_tap_ping_files_and_throughput(tmp_path):
     assert r.files.get("rig-ping", b"").strip() == b"ok", r.tail()
     check_file_exchange(r, said, log)
     assert int(r.files["received"]) == THROUGHPUT_MB << 20, log[-3000:]
-    # TSO both ways: frames through tap0 far above the 1514-byte MTU
+    # TSO both ways: without it no frame through tap0 exceeds the 1514-byte
+    # MTU, so an average above it (ACKs included) proves super-frames went
+    # through. How far above depends on TCP's pacing, i.e. on machine load:
+    # only the bound is asserted.
     rx_packets, rx_bytes, tx_packets, tx_bytes = map(int, r.files["tap-stats"].split())
-    assert rx_bytes / rx_packets > 4000 and tx_bytes / tx_packets > 4000, (rx_packets, rx_bytes,
+    assert rx_bytes / rx_packets > 1514 and tx_bytes / tx_packets > 1514, (rx_packets, rx_bytes,
                                                                           tx_packets, tx_bytes)
     t0, t1 = map(float, said["rx-times"].split())
     s0, s1 = map(float, r.files["sink-times"].split())

@@ -109,3 +109,7 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD)/obj $(BUILD)/asan -name '*.d' 2>/dev/null)
+
+# `make bench` runs every benchmark: the VMM against QEMU in the rig
+# (tests/bench), the compositor against memcpy and VNC against QEMU's.
+bench: bench-display bench-vnc

@@ -33,10 +33,11 @@
 #define FW_CFG_NB_CPUS 0x05
 #define FW_CFG_MAX_CPUS 0x0f
 
-/* SeaBIOS waits this long at "Press ESC for boot menu" (etc/boot-menu-wait,
- * ms) and after a failed boot before retrying (etc/boot-fail-wait, s). */
+/* SeaBIOS waits this long at "Press ESC for boot menu" (etc/boot-menu-wait)
+ * and after a failed boot before retrying (etc/boot-fail-wait, which
+ * src/boot.c reads as BootRetryTime); both in milliseconds. */
 #define BIOS_MENU_WAIT_MS 2500
-#define BIOS_FAIL_WAIT_S 5
+#define BIOS_FAIL_WAIT_MS 5000
 
 /* CMOS layout firmware reads (IBM AT BIOS technical reference; SeaBIOS
  * src/hw/rtc.h and QEMU hw/i386/pc.c set the same bytes). */
@@ -199,7 +200,7 @@ static int bios_fw_cfg(struct vm *vm)
 {
 	struct fw_cfg *fw = fw_cfg_create(vm);
 	uint16_t menu_wait = BIOS_MENU_WAIT_MS;
-	uint32_t fail_wait = BIOS_FAIL_WAIT_S;
+	uint32_t fail_wait = BIOS_FAIL_WAIT_MS;
 	uint16_t sercon = 0x3f8;
 	uint8_t show_menu = 1;
 	int err;

@@ -3,8 +3,8 @@
 # Included by the top-level Makefile (BUILD, CC, PYTHON; `bench` is phony).
 # See tests/bench/README.md.
 #
-#   make bench                           all benchmarks, ~5-7 minutes
-#   make bench BENCH_ARGS='--only pio'   some groups: boot, pio, blk
+#   make bench                           all benchmarks, ~11-13 minutes (bios ~6)
+#   make bench BENCH_ARGS='--only pio'   some groups: boot, pio, blk, bios
 #   make bench BENCH_ARGS='--smp2'       also boot with 2 vCPUs (+2-3 min)
 #
 # Built here: tsline (static: runs a VMM and timestamps its serial lines

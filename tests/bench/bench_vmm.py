@@ -39,6 +39,23 @@ Benchmarks (see README.md):
       bytes/s) from the guest's own /proc/uptime (0.01 s resolution) around
       the dd; the host side's tsline timestamps of the guest's lines around
       it are printed as a detail line.
+  bios group (the Windows slot: duet-vmm --bios, SeaBIOS on i440FX/PIIX,
+      against QEMU -M pc with the same devices: std-VGA, the IDE disk,
+      an e1000 with the same iPXE option ROM, COM1 as SeaBIOS's serial
+      console; QEMU's SeaBIOS takes COM1 as its console when
+      -M pc,graphics=off, which is what -nographic sets):
+  bios-post-to-menu: process start to SeaBIOS's "Press ESC for boot menu"
+      (duet --boot-menu, QEMU -boot menu=on); tsline kills the VMM there.
+  bios-boot-to-init: a 64 MiB FAT disk with Debian's syslinux (the disk
+      of tests/system/test_vmm_bios.py) on IDE, no boot menu; process start
+      to the line its initramfs' /init prints first thing.
+  ide-read: that guest then reads all of /dev/sda (64 MiB, ata_piix) with
+      `dd bs=1M iflag=direct` after dropping its caches; MB/s from the
+      guest's /proc/uptime around the dd.
+  e1000-tx: and sends 32 MiB over TCP (busybox nc) through a TAP to a
+      receiver in the rig (duet tap0, QEMU tap1); MB/s from the guest's
+      /proc/uptime around the send, which ends when the receiver has read
+      it all (it closes on the guest's EOF).
 """
 from __future__ import annotations
 
@@ -60,6 +77,7 @@ sys.path.insert(0, str(REPO / "tests" / "system"))
 
 from rig import BUSYBOX, KERNEL_DIR, Cpio, RigError, kernel_release, resolve_modules, run_rig  # noqa: E402
 from guest import guest_kernel  # noqa: E402
+from test_vmm_bios import make_syslinux_disk  # noqa: E402
 
 QEMU = shutil.which("qemu-system-x86_64") or "/usr/bin/qemu-system-x86_64"
 # What QEMU loads for -M pc (SeaBIOS, the -kernel option ROMs) and
@@ -73,11 +91,21 @@ QEMU_FIRMWARE = [
     "/usr/share/qemu/multiboot.bin",
     "/usr/share/qemu/pvh.bin",
     "/usr/share/qemu/kvmvapic.bin",
+    "/usr/share/seabios/vgabios-stdvga.bin",  # bios group: -device VGA
+    "/usr/lib/ipxe/qemu/pxe-e1000.rom",  # bios group: the e1000's ROM, as duet-vmm's
+]
+# What duet-vmm --bios reads, at the paths it reads them from.
+DUET_FIRMWARE = [
+    "/usr/share/seabios/bios-256k.bin",
+    "/usr/share/seabios/vgabios-stdvga.bin",
+    "/usr/lib/ipxe/qemu/pxe-e1000.rom",
 ]
 
 GUEST_MEM = "256M"
 APPEND = "console=ttyS0 reboot=pci panic=-1 quiet"
 BLK_MB = 256
+BIOS_DISK_MB = 64  # make_syslinux_disk()'s size: ide-read reads all of it
+NET_MB = 32
 RUN_LIMIT = 90  # seconds, one VMM run
 
 B = "/bench"  # where the inputs live inside the rig
@@ -113,14 +141,65 @@ reboot -f
 """.replace("@MB@", str(BLK_MB))
 
 
-def initrd(script: str, modules: list[str] | None = None) -> bytes:
+# The syslinux disk's /init: the marker first, then ide-read and e1000-tx.
+# Both VMMs' e1000 MACs end in :01 (duet-vmm, tap0) or :02 (QEMU, tap1),
+# which tells the guest which of the rig's two TAP subnets it is on.
+BIOS_INIT = """#!/bin/sh
+echo BENCH-INIT
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in $(cat /modules.order); do insmod /lib/modules/$m || echo "guest: insmod $m failed"; done
+for i in $(seq 50); do [ -b /dev/sda ] && break; sleep 0.1; done
+if [ -b /dev/sda ]; then
+    echo 3 > /proc/sys/vm/drop_caches
+    read t0 rest < /proc/uptime
+    echo IDE-START
+    dd if=/dev/sda of=/dev/null bs=1M count=@DISK@ iflag=direct 2> /tmp/dd.err
+    st=$?
+    read t1 rest < /proc/uptime
+    echo "IDE-END status=$st uptime0=$t0 uptime1=$t1"
+    cat /tmp/dd.err
+else
+    echo IDE-NODEV
+fi
+if [ -e /sys/class/net/eth0 ]; then
+    case $(cat /sys/class/net/eth0/address) in *:01) n=77 ;; *) n=78 ;; esac
+    ip link set lo up
+    ip addr add 192.168.$n.2/24 dev eth0
+    ip link set eth0 up
+    for i in $(seq 30); do ping -c 1 -W 1 192.168.$n.1 > /dev/null 2>&1 && break; done
+    read t0 rest < /proc/uptime
+    echo NET-START
+    dd if=/dev/zero bs=1M count=@NET@ 2> /dev/null | nc 192.168.$n.1 9000
+    st=$?
+    read t1 rest < /proc/uptime
+    echo "NET-END status=$st uptime0=$t0 uptime1=$t1"
+else
+    echo NET-NODEV
+fi
+echo BENCH-END
+poweroff -f
+""".replace("@DISK@", str(BIOS_DISK_MB)).replace("@NET@", str(NET_MB))
+
+# The rig side of e1000-tx: a receiver per run, counting what arrives.
+BIOS_RIG_SETUP = [
+    "tunctl -t tap0 > /dev/null && ip addr add 192.168.77.1/24 dev tap0 && ip link set tap0 up",
+    "tunctl -t tap1 > /dev/null && ip addr add 192.168.78.1/24 dev tap1 && ip link set tap1 up",
+    "printf '#!/bin/sh\\nwc -c > /tmp/received\\n' > /tmp/sink && chmod +x /tmp/sink",
+]
+BIOS_APPLETS = ("seq", "sleep", "ip", "ping", "nc", "poweroff")
+
+
+def initrd(script: str, modules: list[str] | None = None, applets: tuple[str, ...] = ()) -> bytes:
     """Busybox initramfs whose /init is `script` (first line a marker)."""
     c = Cpio()
     for d in ("bin", "proc", "sys", "dev", "tmp", "lib/modules"):
         c.mkdir(d)
     c.chardev("dev/console", 5, 1)
     c.file("bin/busybox", Path(BUSYBOX).read_bytes(), 0o755)
-    for applet in ("sh", "echo", "cat", "mount", "insmod", "reboot", "dd", "ls"):
+    for applet in ("sh", "echo", "cat", "mount", "insmod", "reboot", "dd", "ls", *applets):
         c.symlink(f"bin/{applet}", "/bin/busybox")
     moddir = KERNEL_DIR / "lib" / "modules" / kernel_release()
     order = []
@@ -169,6 +248,30 @@ def pio_cmd(vmm: str, elf: str) -> list[str]:
             "-device", "isa-debug-exit,iobase=0x501,iosize=1"]
 
 
+def duet_bios(mac: str, tap: str, extra: list[str] = ()) -> list[str]:
+    return ["/bin/duet-vmm", "--bios", "--memory", GUEST_MEM, "--disk", f"file={B}/bios.img",
+            "--net", f"tap={tap},mac={mac}", "--no-reboot", "--serial", "stdio", *extra]
+
+
+def qemu_bios(mac: str, tap: str, extra: list[str] = ()) -> list[str]:
+    # graphics=off: QEMU tells SeaBIOS "no graphics" (what -nographic does,
+    # without its implicit -serial mon:stdio), so SeaBIOS makes COM1 its
+    # console, as duet-vmm asks with etc/sercon-port; the std-VGA and its
+    # ROM are there all the same, as in duet-vmm's machine.
+    return [*qemu_base("pc,graphics=off", 1), "-device", "VGA",
+            "-drive", f"file={B}/bios.img,format=raw,if=ide",
+            "-netdev", f"tap,id=n,ifname={tap},script=no,downscript=no",
+            "-device", f"e1000,netdev=n,mac={mac},romfile=pxe-e1000.rom", *extra]
+
+
+BIOS_VMMS = {
+    "duet": lambda menu: duet_bios("52:54:00:be:00:01", "tap0", ["--boot-menu"] if menu else []),
+    "qemu-pc": lambda menu: qemu_bios("52:54:00:be:00:02", "tap1",
+                                      ["-boot", "menu=on,splash-time=2500"] if menu else []),
+}
+MENU_MARK = "Press ESC for boot menu"
+
+
 # Exit status of a clean end: reboot under --no-reboot is 0 for both; the
 # pio guest writes 0 to port 0x501: duet-vmm exits 0, QEMU's isa-debug-exit
 # (0 << 1) | 1.
@@ -187,6 +290,7 @@ class Plan:
         self.label = label
         self.setup: list[tuple[str, int]] = []  # (shell line, expected seconds)
         self.runs: dict[str, dict] = {}
+        self.modules: list[str] = []  # rig kernel modules besides kvm's
 
     def sh(self, line: str, expect_s: int = 0) -> None:
         self.setup.append((line, expect_s))
@@ -201,6 +305,7 @@ class Plan:
     def subset(self, names: list[str]) -> "Plan":
         p = Plan(self.label + " (again)")
         p.setup = list(self.setup)
+        p.modules = list(self.modules)
         p.runs = {n: self.runs[n] for n in names}
         return p
 
@@ -208,13 +313,17 @@ class Plan:
         lines = ["set -u", "mkdir -p /out", *(line for line, _ in self.setup)]
         for name, r in self.runs.items():
             m = " ".join(f"-m {shlex.quote(x)}" for x in r["markers"])
+            if r.get("kill_at"):
+                m += f" -k {shlex.quote(r['kill_at'])}"
             lines += [
                 f"echo 'bench: {name}' > /dev/kmsg",
+                *r.get("before", []),
                 f"/bin/tsline -t {RUN_LIMIT} -o /out/{name}.log {m} "
                 + (f"-S /out/{name}.smaps " if r["markers"] else "")
                 + f"-- {shlex.join(r['argv'])} "
                 f"> /tmp/ts 2> /out/{name}.err",
                 f'r="{name} $(cat /tmp/ts)"; echo "$r" >> /out/results.txt; echo "BENCH-RESULT $r"',
+                *r.get("after", []),
             ]
         return "\n".join([*lines, "exit 0"]) + "\n"
 
@@ -255,6 +364,25 @@ def build_plans(args) -> list[Plan]:
             p.run(f"blk.qemu-pc.r{rep}",
                   qemu_linux("pc", 1, f"{B}/blk.gz", ["-drive", "file=/tmp/disk.img,format=raw,if=virtio"]),
                   markers, 35, vmm="qemu-pc")
+            plans.append(p)
+    if "bios" in groups:
+        for rep in range(args.bios_reps):
+            p = Plan(f"bios {rep + 1}/{args.bios_reps}")
+            p.modules = ["tun"]
+            for line in BIOS_RIG_SETUP:
+                p.sh(line)
+            for vmm, cmd in BIOS_VMMS.items():
+                p.run(f"bios-menu.{vmm}.r{rep}", cmd(True), [MENU_MARK], 20, vmm=vmm,
+                      kill_at=MENU_MARK)
+            for vmm, cmd in BIOS_VMMS.items():
+                name = f"bios.{vmm}.r{rep}"
+                # the receiver, started before the VMM; what it counted goes to /out
+                p.run(name, cmd(False), ["BENCH-INIT", "IDE-END", "NET-START", "NET-END", "BENCH-END"],
+                      60, vmm=vmm,  # seen: duet ~40 s, QEMU ~70 s
+                      before=["rm -f /tmp/received", "nc -l -p 9000 -e /tmp/sink > /dev/null 2>&1 &",
+                              "sink=$!"],
+                      after=["kill $sink 2> /dev/null; wait $sink 2> /dev/null",
+                             f"cp /tmp/received /out/{name}.recv 2> /dev/null; true"])
             plans.append(p)
     return plans
 
@@ -438,6 +566,38 @@ def report(args, plan: Plan, results: dict, files: dict[str, bytes]) -> int:
                           f"duet={fmt(blk['duet'][1], '', 0).strip()} "
                           f"qemu-pc={fmt(blk['qemu-pc'][1], '', 0).strip()}")
 
+    if "bios" in groups:
+        menu, init, ide, net = {}, {}, {}, {}
+        for vmm in BIOS_VMMS:
+            # killed at the marker by tsline -k: SIGKILL, 128 + 9
+            menu[vmm] = median(rep.values(f"bios-menu.{vmm}.", 137, ["m0"], lambda r: r["m0"]))
+            init[vmm] = median(rep.values(f"bios.{vmm}.", 0, ["m0"], lambda r: r["m0"]))
+            ide_rates, net_rates = [], []
+            for name in [n for n in plan.runs if n.startswith(f"bios.{vmm}.")]:
+                if rep.ok(name, 0, ["m0"]) is None:
+                    continue
+                log = rep.text(name, "log")
+                m = re.search(r"IDE-END status=(\d+) uptime0=([\d.]+) uptime1=([\d.]+)", log)
+                if m and m.group(1) == "0" and float(m.group(3)) > float(m.group(2)):
+                    ide_rates.append(BIOS_DISK_MB * 1048576 / 1e6 / (float(m.group(3)) - float(m.group(2))))
+                else:
+                    print(f"  run {name}: no ide-read figure:\n{log[-1500:]}", file=sys.stderr)
+                m = re.search(r"NET-END status=(\d+) uptime0=([\d.]+) uptime1=([\d.]+)", log)
+                got = files.get(f"{name}.recv", b"").decode().strip()
+                if (m and m.group(1) == "0" and got == str(NET_MB << 20)
+                        and float(m.group(3)) > float(m.group(2))):
+                    net_rates.append(NET_MB * 1048576 / 1e6 / (float(m.group(3)) - float(m.group(2))))
+                else:
+                    print(f"  run {name}: no e1000-tx figure (receiver counted {got or 'nothing'} bytes):\n"
+                          f"{log[-1500:]}", file=sys.stderr)
+            ide[vmm], net[vmm] = median(ide_rates), median(net_rates)
+        line(rep, "bios-post-to-menu", menu["duet"], "qemu-pc", menu["qemu-pc"], "ms")
+        line(rep, "bios-boot-to-init", init["duet"], "qemu-pc", init["qemu-pc"], "ms")
+        line(rep, "ide-read", ide["duet"], "qemu-pc", ide["qemu-pc"], "MB/s", 1)
+        line(rep, "e1000-tx", net["duet"], "qemu-pc", net["qemu-pc"], "MB/s", 1)
+        detail.append(f"bios: {BIOS_DISK_MB} MiB read from IDE, {NET_MB} MiB sent over the e1000 "
+                      f"(MB = 10^6 bytes); medians of {args.bios_reps}")
+
     for d in detail:
         print("  " + d)
     if rep.failures:
@@ -456,9 +616,11 @@ def main() -> int:
     ap.add_argument("--pio-guests", nargs=2, required=True, metavar=("ELF_0", "ELF_N"),
                     help="the pio guest built for 0 and for --pio-count writes")
     ap.add_argument("--pio-count", type=int, required=True)
-    ap.add_argument("--only", default="boot,pio,blk", help="comma-separated: boot, pio, blk")
+    ap.add_argument("--only", default="boot,pio,blk,bios",
+                    help="comma-separated: boot, pio, blk, bios")
     ap.add_argument("--reps", type=int, default=3, help="runs per boot/pio measurement (median)")
     ap.add_argument("--blk-reps", type=int, default=2, help="runs per blk measurement (median)")
+    ap.add_argument("--bios-reps", type=int, default=3, help="runs per bios measurement (median)")
     ap.add_argument("--smp2", action="store_true",
                     help="also the boot runs with 2 vCPUs (+9 runs, ~2-3 minutes)")
     ap.add_argument("--out", default="build/bench/last", help="where to keep every run's logs")
@@ -483,6 +645,11 @@ def main() -> int:
             f"{B}/pio_0.elf": args.pio_guests[0],
             f"{B}/pio_n.elf": args.pio_guests[1],
         }
+        if "bios" in args.only.split(","):
+            make_syslinux_disk(stage / "bios.img", guest_kernel(),
+                               initrd(BIOS_INIT, ["ata_piix", "sd_mod", "e1000"], BIOS_APPLETS), APPEND)
+            files[f"{B}/bios.img"] = str(stage / "bios.img")
+            files.update({f: f for f in DUET_FIRMWARE})
         queue = list(plans)
         while queue:
             plan = queue.pop(0)
@@ -492,7 +659,7 @@ def main() -> int:
             hung = False
             try:
                 r = run_rig(plan.script(), files=files, binaries=[args.vmm, args.tsline, QEMU],
-                            timeout=plan.budget(), memory="2G")
+                            timeout=plan.budget(), memory="2G", modules=plan.modules)
                 serial, got = r.serial, r.files
             except RigError as e:
                 serial = e.serial

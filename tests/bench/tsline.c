@@ -3,7 +3,7 @@
  * rig, where there is no python and busybox `date` has no sub-second format.
  *
  *   tsline [-o LOG] [-t SECONDS] [-m MARKER]... [-s STATMARK] [-g GUESTMAP]
- *          [-S SMAPSCOPY] -- PROGRAM [ARG]...
+ *          [-S SMAPSCOPY] [-k KILLMARK] -- PROGRAM [ARG]...
  *
  * Times are milliseconds (CLOCK_MONOTONIC) since just before fork():
  *   first=   the first complete line on the pipe
@@ -27,7 +27,9 @@
  *            With -S, /proc/PID/smaps as read then is copied to SMAPSCOPY.
  * Everything the program writes to stdout is copied to LOG (default: nowhere).
  * The program's stdin is /dev/null, its stderr is inherited. With -t it is
- * killed (SIGKILL) when it still runs after SECONDS.
+ * killed (SIGKILL) when it still runs after SECONDS; with -k, as soon as a
+ * line containing KILLMARK arrives (status= is then 137): for runs whose
+ * end of interest is a line, not the program's exit.
  * tsline prints one line to stdout:
  *   first=.. m0=.. m1=.. exit=.. status=.. maxrss=.. hwm=.. rss=.. shmem=..
  *   anon=.. file=.. guest=..
@@ -132,14 +134,14 @@ static long guest_rss_kb(pid_t pid, const char *name, const char *copy)
 static void usage(void)
 {
 	fprintf(stderr, "usage: tsline [-o LOG] [-t SECONDS] [-m MARKER]... [-s STATMARK] "
-		"[-g GUESTMAP] [-S SMAPSCOPY] -- PROGRAM [ARG]...\n");
+		"[-g GUESTMAP] [-S SMAPSCOPY] [-k KILLMARK] -- PROGRAM [ARG]...\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	const char *markers[MAX_MARKERS], *statmark = NULL, *logpath = NULL;
-	const char *guestmap = "/memfd:", *smapscopy = NULL;
+	const char *guestmap = "/memfd:", *smapscopy = NULL, *killmark = NULL;
 	long guest_kb = -1;
 	double mark_ms[MAX_MARKERS], first_ms = -1, exit_ms;
 	struct memstat last = { -1, -1, -1, -1, -1 }, cur, mark;
@@ -151,8 +153,11 @@ int main(int argc, char **argv)
 	struct rusage ru;
 	pid_t pid, w;
 
-	while ((opt = getopt(argc, argv, "+o:t:m:s:g:S:")) != -1) {
+	while ((opt = getopt(argc, argv, "+o:t:m:s:g:S:k:")) != -1) {
 		switch (opt) {
+		case 'k':
+			killmark = optarg;
+			break;
 		case 'S':
 			smapscopy = optarg;
 			break;
@@ -266,6 +271,10 @@ int main(int argc, char **argv)
 			    read_memstat(pid, &mark) == 0) {
 				have_mark = 1;
 				guest_kb = guest_rss_kb(pid, guestmap, smapscopy);
+			}
+			if (killmark && !killed && strstr(line, killmark)) {
+				kill(pid, SIGKILL);
+				killed = 1;
 			}
 		}
 	}

@@ -6,7 +6,8 @@
 #   make check-system    also builds what tests/system/test_display_drm.py
 #                        runs in the rig (see the end of this file)
 #   make bench-display   tests/display/bench_compose.c: compose cost against
-#                        memcpy, and idle CPU
+#                        memcpy, idle CPU, and flip latency (hotkey to the
+#                        new guest's frame presented) against memcpy
 #   make bench-vnc       tests/display/bench_vnc.c: a full-frame VNC update,
 #                        Tight and ZRLE, duet-display against QEMU's VNC
 # Everything here is built with the sanitizers except the benchmark and the
@@ -39,8 +40,9 @@ check-display: $(DISPLAY_ASAN_BIN) $(DISPLAY_PEER) $(DISPLAY_TEST_BINS) $(DISPLA
 	    DUET_VNC_CLIENT=$(DISPLAY_VNC_CLIENT) \
 	    $(PYTHON) -m pytest -q -p no:cacheprovider tests/display
 
-# The benchmark runs optimised code: it times the compositor in-process and
-# the idle CPU of a real duet-display with two peers.
+# The benchmark runs optimised code: it times the compositor in-process, and
+# the idle CPU and the hotkey-to-frame latency of a real duet-display with
+# two peers.
 $(BUILD)/tests/display/peer: $(call obj,tests/display/peer.c) $(BUILD)/lib/libduet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^

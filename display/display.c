@@ -404,15 +404,28 @@ static int display_signals(struct display *d)
 	return loop_add_fd(d->loop, d->signal_fd, EPOLLIN, display_signal, d);
 }
 
+/* output_auto: "auto" (the default) is what a classroom PC has: DRM/KMS
+ * when there is a DRM device, else a framebuffer, else offscreen. */
+static const char *output_auto(const char *name)
+{
+	if (strcmp(name, "auto"))
+		return name;
+	if (access("/dev/dri/card0", R_OK | W_OK) == 0)
+		return "drm";
+	if (access("/dev/fb0", R_OK | W_OK) == 0)
+		return "fbdev";
+	return "offscreen";
+}
+
 int display_create(struct display **out, struct display_options *opts)
 {
-	const struct output_ops *oops = output_find(opts->output);
+	const struct output_ops *oops = output_find(output_auto(opts->output));
 	const struct input_source_ops *iops = input_source_find(opts->input);
 	struct display *d;
 	int err;
 
 	if (!oops) {
-		log_error("output '%s': no such back end (drm, fbdev, offscreen)", opts->output);
+		log_error("output '%s': no such back end (auto, drm, fbdev, offscreen)", opts->output);
 		return -EINVAL;
 	}
 	if (!iops) {

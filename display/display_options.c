@@ -329,8 +329,8 @@ static const struct option_desc option_table[] = {
 	  set_socket },
 	{ "control", 'C', "PATH", "the control socket, JSON lines (default:\n"
 	  DISPLAY_CONTROL_DEFAULT ")", set_control },
-	{ "output", 'o', "NAME", "where the picture goes: drm, fbdev or offscreen (tests)\n"
-	  "(default: offscreen)", set_output },
+	{ "output", 'o', "NAME", "where the picture goes: drm, fbdev, offscreen (tests) or\n"
+	  "auto: drm, else fbdev, else offscreen (default: auto)", set_output },
 	{ "output-device", 0, "PATH", "the drm or fbdev output's device (default:\n"
 	  "/dev/dri/card0, /dev/fb0)", set_output_device },
 	{ "output-size", 0, "WxH", "the offscreen output's size (default: 1920x1080)",
@@ -514,7 +514,7 @@ int display_options_parse(int argc, char **argv, struct display_options *o, char
 	err[0] = 0;
 	if (set_string(&o->socket, "socket", DISPLAY_SOCKET_DEFAULT, err, errlen) ||
 	    set_string(&o->control, "control", DISPLAY_CONTROL_DEFAULT, err, errlen) ||
-	    set_string(&o->output, "output", "offscreen", err, errlen) ||
+	    set_string(&o->output, "output", "auto", err, errlen) ||
 	    set_string(&o->input, "input", "none", err, errlen) ||
 	    set_string(&o->vnc.listen, "vnc-listen", VNC_LISTEN_DEFAULT, err, errlen))
 		return -ENOMEM;

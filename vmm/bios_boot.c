@@ -22,6 +22,7 @@
 #include "loader.h"
 #include "log.h"
 #include "mem.h"
+#include "platform.h"
 #include "vm.h"
 
 #define BIOS_MAX_SIZE (16ULL << 20)
@@ -93,18 +94,12 @@ static void bios_cmos(struct vm *vm)
  * longer builds any, so we never rely on its. */
 static int bios_acpi(struct vm *vm, struct fw_cfg *fw)
 {
-	struct acpi_config cfg;
 	struct acpi_tables t;
 	uint8_t *loader = NULL;
 	size_t loader_len = 0;
 	int err;
 
-	acpi_config_default(&cfg, vm->ncpus, mem_low_end(&vm->mem));
-	if (mem_high_size(&vm->mem)) {
-		cfg.pci_mmio64_base = MEM_HIGH_BASE + mem_high_size(&vm->mem);
-		cfg.pci_mmio64_size = 1ULL << 36;
-	}
-	err = acpi_build(&cfg, &t);
+	err = platform_acpi_build(vm, &t);
 	if (err)
 		return err;
 	err = acpi_table_loader(&t, &loader, &loader_len);

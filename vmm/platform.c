@@ -15,12 +15,9 @@
 #define PLATFORM_ACPI_RSDP 0xf0000ULL
 #define PLATFORM_ACPI_TABLES_MAX (PLATFORM_ACPI_RSDP - PLATFORM_ACPI_TABLES)
 
-int platform_acpi_place(struct vm *vm, uint64_t *rsdp)
+int platform_acpi_build(struct vm *vm, struct acpi_tables *t)
 {
 	struct acpi_config cfg;
-	struct acpi_tables t;
-	uint8_t *tables_mem, *rsdp_mem;
-	int err;
 
 	acpi_config_default(&cfg, vm->ncpus, mem_low_end(&vm->mem));
 	if (mem_high_size(&vm->mem)) {
@@ -28,7 +25,16 @@ int platform_acpi_place(struct vm *vm, uint64_t *rsdp)
 		cfg.pci_mmio64_base = MEM_HIGH_BASE + mem_high_size(&vm->mem);
 		cfg.pci_mmio64_size = 1ULL << 36;
 	}
-	err = acpi_build(&cfg, &t);
+	return acpi_build(&cfg, t);
+}
+
+int platform_acpi_place(struct vm *vm, uint64_t *rsdp)
+{
+	struct acpi_tables t;
+	uint8_t *tables_mem, *rsdp_mem;
+	int err;
+
+	err = platform_acpi_build(vm, &t);
 	if (err) {
 		log_error("cannot build the ACPI tables: %s", strerror(-err));
 		return err;

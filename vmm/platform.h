@@ -6,6 +6,11 @@
 #include <stdint.h>
 
 struct vm;
+struct acpi_tables;
+
+/* platform_acpi_build: this VM's ACPI tables (its CPUs, its RAM layout
+ * and the PCI windows around it), for either boot path to hand over. */
+int platform_acpi_build(struct vm *vm, struct acpi_tables *t);
 
 /* platform_acpi_place: build the ACPI tables for this VM and write them
  * at 0xe0000 (RSDP in the BIOS area, where Linux finds it); *rsdp gets the

@@ -204,12 +204,12 @@ int loader_load(struct guest_mem *mem, const uint8_t *image, size_t len,
 	return loader_flat(mem, image, len, addr, entry, why);
 }
 
-int loader_read_file(const char *path, uint64_t max, uint8_t **out, size_t *out_len,
-		     const char **why)
+/* loader_open: open a regular file of at most `max` bytes for reading;
+ * its fd and size, or -errno with *why set. */
+static int loader_open(const char *path, uint64_t max, int *out_fd, size_t *out_size,
+		       const char **why)
 {
 	struct stat st;
-	uint8_t *image;
-	size_t done = 0;
 	int fd, err;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -228,14 +228,29 @@ int loader_read_file(const char *path, uint64_t max, uint8_t **out, size_t *out_
 		*why = "file is too large for guest RAM";
 		return -EFBIG;
 	}
-	image = malloc((size_t)st.st_size + 1);
+	*out_fd = fd;
+	*out_size = (size_t)st.st_size;
+	return 0;
+}
+
+int loader_read_file(const char *path, uint64_t max, uint8_t **out, size_t *out_len,
+		     const char **why)
+{
+	uint8_t *image;
+	size_t size, done = 0;
+	int fd, err;
+
+	err = loader_open(path, max, &fd, &size, why);
+	if (err)
+		return err;
+	image = malloc(size + 1);
 	if (!image) {
 		close(fd);
 		*why = "out of memory";
 		return -ENOMEM;
 	}
-	while (done < (size_t)st.st_size) {
-		ssize_t n = read(fd, image + done, (size_t)st.st_size - done);
+	while (done < size) {
+		ssize_t n = read(fd, image + done, size - done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -257,27 +272,19 @@ int loader_read_file(const char *path, uint64_t max, uint8_t **out, size_t *out_
 int loader_map_file(const char *path, uint64_t max, uint8_t **out, size_t *out_len,
 		    const char **why)
 {
-	struct stat st;
+	size_t size;
 	void *p;
 	int fd, err;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		*why = strerror(errno);
+	err = loader_open(path, max, &fd, &size, why);
+	if (err)
 		return err;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+	if (size == 0) {
 		close(fd);
-		*why = st.st_size == 0 ? "file is empty" : "not a regular file";
+		*why = "file is empty";
 		return -EINVAL;
 	}
-	if ((uint64_t)st.st_size > max) {
-		close(fd);
-		*why = "file is too large for guest RAM";
-		return -EFBIG;
-	}
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
 	err = p == MAP_FAILED ? -errno : 0;
 	close(fd);
 	if (err) {
@@ -285,7 +292,7 @@ int loader_map_file(const char *path, uint64_t max, uint8_t **out, size_t *out_l
 		return err;
 	}
 	*out = p;
-	*out_len = (size_t)st.st_size;
+	*out_len = size;
 	return 0;
 }
 

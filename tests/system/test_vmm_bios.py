@@ -202,10 +202,15 @@ ip link set tap0 up
 dnsmasq --port=0 --interface=tap0 --bind-interfaces --dhcp-range=192.168.78.50,192.168.78.99 \
     --enable-tftp --tftp-root=/tftp --dhcp-boot=boot.ipxe --log-dhcp --log-facility=/out/dnsmasq.log \
     --dhcp-leasefile=/tmp/dnsmasq.leases --pid-file=/run/dnsmasq.pid --user=root --group=root
-duet-vmm --bios --memory 128M --net tap=tap0 --boot net --serial /out/serial.log &
+duet-vmm --bios --memory 128M --net tap=tap0 --boot net --serial /out/serial.log \
+    --control /run/vmm.sock 2> /out/vmm.stderr &
 vmm=$!
-for i in $(seq 1 600); do grep -q "duet-pxe:" /out/serial.log 2>/dev/null && break; sleep 0.2; done
+end=$(($(date +%s) + 150))
+while [ $(date +%s) -lt $end ] && ! grep -q "duet-pxe:" /out/serial.log 2>/dev/null; do sleep 0.5; done
 sleep 1
+# for the failure message: what crossed the TAP, and the VMM's state
+ip -s link show tap0 > /out/tap0.txt 2>&1
+duet-vmctl /run/vmm.sock status >> /out/tap0.txt 2>&1
 kill $vmm
 kill $(cat /run/dnsmasq.pid) 2>/dev/null; true
 """
@@ -214,12 +219,15 @@ kill $(cat /run/dnsmasq.pid) 2>/dev/null; true
 def test_pxe_boot_through_the_e1000_rom():
     files = dict(FIRMWARE)
     files["/usr/lib/ipxe/qemu/pxe-e1000.rom"] = "/usr/lib/ipxe/qemu/pxe-e1000.rom"
-    r = run_rig(PXE, files=files, binaries=[VMM, shutil.which("dnsmasq")], modules=["tun"],
-                timeout=240)
+    r = run_rig(PXE, files=files, binaries=[VMM, VMCTL, shutil.which("dnsmasq")],
+                modules=["tun"], timeout=240)
     assert_ok(r)
     serial = r.files["serial.log"].decode(errors="replace")
     log = r.files.get("dnsmasq.log", b"").decode(errors="replace")
-    detail = f"\n--- guest serial ---\n{serial[-2500:]}\n--- dnsmasq ---\n{log[-1500:]}"
+    tap = r.files.get("tap0.txt", b"").decode(errors="replace")
+    vmm = r.files.get("vmm.stderr", b"").decode(errors="replace")
+    detail = (f"\n--- guest serial ---\n{serial[-2500:]}\n--- dnsmasq ---\n{log[-4000:]}"
+              f"\n--- tap0 and duet-vmm ---\n{tap}\n{vmm[-1500:]}")
     assert "iPXE" in serial, "the e1000's iPXE ROM did not run" + detail
     assert "sent /tftp/boot.ipxe" in log, "dnsmasq served no boot file" + detail
     assert "duet-pxe: script fetched over TFTP from dnsmasq" in serial, detail

@@ -484,8 +484,14 @@ int display_create(struct display **out, struct display_options *opts)
 	err = vnc_start(&d->vnc, d);
 	if (err)
 		goto fail;
-	if (opts->nguests)
-		display_switch(d, 0);
+	if (opts->nguests) {
+		int first = 0;
+
+		for (unsigned i = 0; opts->start && i < opts->nguests; i++)
+			if (!strcmp(opts->guests[i].name, opts->start))
+				first = (int)i;
+		display_switch(d, first);
+	}
 	*out = d;
 	return 0;
 fail:

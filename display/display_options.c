@@ -239,6 +239,11 @@ static int set_guest(struct display_options *o, const char *v, char *err, size_t
 	return 0;
 }
 
+static int set_start(struct display_options *o, const char *v, char *err, size_t n)
+{
+	return set_string(&o->start, "start", v, err, n);
+}
+
 /* vnc_check: nobody beyond this machine watches without a password. */
 static int vnc_check(const struct vnc_options *v, char *err, size_t n)
 {
@@ -346,6 +351,7 @@ static const struct option_desc option_table[] = {
 	  "KEY_1,...,KEY_9)", set_hotkey_slots },
 	{ "guest", 'g', "NAME[=#RRGGBB]", "a guest's slot (in the order given) and edge\n"
 	  "colour; may be repeated (up to 16)", set_guest },
+	{ "start", 0, "NAME", "the guest on screen at start (default: the first)", set_start },
 	{ "edge-width", 0, "PIXELS", "the coloured edge naming the active guest, 0-64\n"
 	  "(default: 4)", set_edge_width },
 	{ "banner-time", 0, "MS", "how long the banner shows after a switch, 500-60000\n"
@@ -492,6 +498,7 @@ void display_options_free(struct display_options *o)
 	free(o->input);
 	free(o->vnc.listen);
 	free(o->vnc.password_file);
+	free(o->start);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -570,5 +577,14 @@ int display_options_parse(int argc, char **argv, struct display_options *o, char
 	}
 	if (optind < argc)
 		return fail(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
+	if (o->start) {
+		unsigned i = 0;
+
+		while (i < o->nguests && strcmp(o->guests[i].name, o->start))
+			i++;
+		if (i == o->nguests)
+			return fail(err, errlen, "start: '%s' is not one of the guests (--guest)",
+				    o->start);
+	}
 	return vnc_check(&o->vnc, err, errlen) ? -EINVAL : hotkeys_check(&o->hotkeys, err, errlen);
 }

@@ -43,6 +43,7 @@ struct display_options {
 	unsigned max_fps;
 	struct guest_config guests[SEAT_MAX_SLOTS];
 	unsigned nguests;
+	char *start;           /* the guest on screen at start; NULL: the first */
 	struct vnc_options vnc;
 	int verbose;
 };

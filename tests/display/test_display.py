@@ -213,6 +213,10 @@ def test_config_file_slots_colours_and_hotkeys(tmp_path):
         assert [(g["slot"], g["name"], g["state"], g["edge"]) for g in listing["guests"]] == [
             (1, "beta", "absent", "#ff00ff"), (2, "alpha", "absent", "#e07a10")]
         assert listing["active"] == "beta"          # the first configured slot
+        display.stop()
+        display = Display(str(tmp_path), ["--config", str(conf), "--start", "alpha"])
+        assert display.ok({"command": "list"})["active"] == "alpha"   # --start
+        display.ok({"command": "switch", "guest": "beta"})
         alpha = Peer(display, "alpha", "2040ff")
         beta = Peer(display, "beta", "20c040", size="400x300")
         wait_for("both", lambda: all(g["state"] == "running" for g in display.guests().values()))
@@ -259,7 +263,7 @@ def test_inject_needs_the_synthetic_source(tmp_path):
 def test_bad_command_lines_exit_2(tmp_path):
     for args in (["--output", "nosuch"], ["--hotkey-modifier", "KEY_NOPE"],
                  ["--hotkey-next", "KEY_1"], ["--guest", "screen"], ["--edge-width", "99"],
-                 ["--output-size", "10x10"], ["stray"]):
+                 ["--output-size", "10x10"], ["--guest", "a", "--start", "b"], ["stray"]):
         r = subprocess.run([os.environ.get("DUET_DISPLAY", "build/asan/bin/duet-display"),
                             "--socket", str(tmp_path / "d.sock"),
                             "--control", str(tmp_path / "c.sock")] + args,

@@ -17,7 +17,7 @@ SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-om
 LIB_SRCS := $(wildcard lib/*.c)
 VMM_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c vmm/hw/*.c vmm/virtio/*.c))
 VMM_PKGS := jansson libseccomp slirp inih libpng
-VMM_LIBS := $(shell pkg-config --libs $(VMM_PKGS) 2>/dev/null) -lpthread
+VMM_LIBS := $(shell pkg-config --libs $(VMM_PKGS) 2>/dev/null) -lnbd -lpthread
 BASE_CPPFLAGS += $(shell pkg-config --cflags $(VMM_PKGS) 2>/dev/null)
 
 # duet-display: its objects get the display libraries' include paths.
@@ -30,7 +30,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 asan_obj = $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(1))
 
 .SECONDARY:
-.PHONY: all check check-unit check-display check-kvm check-system bench fuzz demo clean deps
+.PHONY: all check check-unit check-display check-kvm check-system bench fuzz demo clean deps netboot
 all: $(BUILD)/bin/duet-vmm $(BUILD)/bin/duet-vmctl $(BUILD)/bin/duet-display
 
 deps:
@@ -80,9 +80,12 @@ $(BUILD)/asan/bin/duet-vmm: $(call asan_obj,vmm/main.c $(VMM_SRCS)) $(BUILD)/asa
 include tests/unit/unit.mk
 include tests/guests/guests.mk
 include tests/system/rig.mk
+include initramfs/initramfs.mk
+include initramfs/ltsp-guest/ltsp-guest.mk
 include tests/bench/bench.mk
 include tests/fuzz/fuzz.mk
 include tests/display/display.mk
+include netboot/netboot.mk
 
 check: deps
 	$(MAKE) all
@@ -98,12 +101,12 @@ check-kvm: $(BUILD)/asan/bin/duet-vmm $(GUEST_BINS) $(BROKEN_GUEST_BINS)
 	$(PYTHON) tests/kvm/test_control.py $(BUILD)/asan/bin/duet-vmm $(BUILD)/guests
 	sh tests/kvm/test_console.sh $(BUILD)/asan/bin/duet-vmm $(BUILD)/guests
 
-check-system: $(RIG_DEPS) $(BUILD)/bin/duet-vmm $(GUEST_BINS)
+check-system: $(RIG_DEPS) $(BUILD)/bin/duet-vmm $(GUEST_BINS) $(IMAGE) $(DISPLAY_VNC_CLIENT)
 	$(PYTHON) -m pytest -q tests/system
 
 demo: deps
-	$(MAKE) all guests
-	sh scripts/demo.sh $(BUILD)
+	$(MAKE) all image netboot ltsp-guest ltsp-xdm
+	$(PYTHON) scripts/demo.py
 
 clean:
 	rm -rf $(BUILD)

@@ -7,9 +7,12 @@ set -eu
 
 # Packages whose files the image and the rig are built from, downloaded and
 # unpacked by the build, never installed on this machine (a kernel package
-# would run boot-loader hooks here).
+# would run boot-loader hooks here; runit's package would add a service).
+# NAME:meta is a metapackage: the package it depends on is fetched.
 DOWNLOADED="
-linux-image-amd64
+linux-image-amd64:meta
+runit
+xdm
 "
 CACHE="${DUET_DEB_CACHE:-/var/cache/duet/debs}"
 
@@ -49,20 +52,43 @@ ipxe-qemu
 busybox-static
 cpio
 xz-utils
+zstd
 kmod
 dnsmasq-base
 nbd-server
 iproute2
+socat
+xserver-xorg-core
+xserver-xorg-input-evdev
+x11-xkb-utils
+xkb-data
+x11-xserver-utils
+xterm
+libxaw7
+libxft2
+libxinerama1
+libxpm4
+libpam0g
+fonts-dejavu-core
+xvfb
+x11-apps
+libnbd-bin
+pxelinux
+curl
 "
 
 # fetch_debs: download each DOWNLOADED package (a metapackage is resolved
 # to the package it depends on) into $CACHE as NAME.deb.
 fetch_debs() {
-	for p in $DOWNLOADED; do
+	for entry in $DOWNLOADED; do
+		p=${entry%:meta}
 		[ -s "$CACHE/$p.deb" ] && continue
 		mkdir -p "$CACHE"
-		real=$(apt-cache depends "$p" 2>/dev/null | awk '/Depends:/ {print $2; exit}')
-		[ -n "$real" ] || real="$p"
+		real="$p"
+		if [ "$entry" != "$p" ]; then
+			real=$(apt-cache depends "$p" 2>/dev/null | awk '/Depends:/ {print $2; exit}')
+			[ -n "$real" ] || { echo "deps: cannot resolve metapackage $p" >&2; exit 1; }
+		fi
 		echo "deps: downloading $real"
 		(cd "$CACHE" && apt-get download -qq -o APT::Sandbox::User=root "$real" >/dev/null)
 		ln -sf "$(cd "$CACHE" && ls -t "$real"_*.deb | head -n 1)" "$CACHE/$p.deb"

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "mem.h"
 #include "platform.h"
+#include "smbios.h"
 #include "vm.h"
 
 #define BIOS_MAX_SIZE (16ULL << 20)
@@ -176,6 +177,27 @@ static void bios_free(void *opaque)
 	memset(b, 0, sizeof(*b));
 }
 
+/* bios_smbios: our SMBIOS tables (smbios.h), so SeaBIOS puts them up
+ * instead of building its own. */
+static int bios_smbios(struct vm *vm, struct fw_cfg *fw)
+{
+	const struct bios *b = &bios_state;
+	struct smbios_config cfg;
+	struct smbios_tables t;
+	int err;
+
+	err = smbios_vm_config(vm, b->image, b->size, &cfg);
+	if (!err)
+		err = smbios_build(&cfg, &t);
+	if (err)
+		return err;
+	err = fw_cfg_add_file(fw, SMBIOS_FW_CFG_TABLES, t.tables, t.tables_len);
+	if (!err)
+		err = fw_cfg_add_file(fw, SMBIOS_FW_CFG_ANCHOR, t.anchor, sizeof(t.anchor));
+	smbios_tables_free(&t);
+	return err;
+}
+
 /* bios_nics: --net cards as e1000s, the first at 00:03.0 (the boot order
  * file's ethernet@3), with iPXE's option ROM so the guest can PXE-boot. */
 static int bios_nics(struct vm *vm, struct fw_cfg *fw)
@@ -206,6 +228,7 @@ static int bios_fw_cfg(struct vm *vm)
 	    (err = fw_cfg_add_u16(fw, FW_CFG_MAX_CPUS, (uint16_t)vm->ncpus)) ||
 	    (err = fw_cfg_add_e820(fw, &vm->mem)) ||
 	    (err = bios_acpi(vm, fw)) ||
+	    (err = bios_smbios(vm, fw)) ||
 	    (err = bios_bootorder(vm, fw)) ||
 	    (err = fw_cfg_add_file(fw, "etc/boot-fail-wait", &fail_wait, sizeof(fail_wait))))
 		return err;

@@ -2,7 +2,8 @@
  * an image file or host block device, read and written in place with
  * preadv/pwritev, flushed with fdatasync, discarded with
  * fallocate(PUNCH_HOLE). Writes go through the host page cache; a guest
- * that wants them on disk sends a flush. With overlay=ram the file is the
+ * that wants them on disk sends a flush. An nbd:// spec opens the NBD back
+ * end (block_nbd.c) instead. With overlay=ram the file or export is the
  * read-only base of a RAM overlay (block_overlay.c). */
 #include "block.h"
 
@@ -33,30 +34,77 @@ static int block_fail(char *err, size_t errlen, int code, const char *fmt, ...)
 	return code;
 }
 
-/* ---- --disk file=PATH[,ro][,discard=on|off][,overlay=ram[,overlay-limit=SIZE]] ---- */
+/* ---- --disk file=PATH|nbd://...[,ro][,discard=on|off][,overlay=ram[,overlay-limit=SIZE]]
+ *             [,timeout=SECONDS] ---- */
 
-#define BLOCK_SPEC_FORM "file=PATH[,ro][,discard=on|off][,overlay=ram[,overlay-limit=SIZE]]"
+#define BLOCK_SPEC_FORM "file=PATH or nbd://HOST[:PORT]/EXPORT, then [,ro][,discard=on|off]" \
+	"[,overlay=ram[,overlay-limit=SIZE]][,timeout=SECONDS]"
+/* A day: longer is "for ever", which is 0. */
+#define BLOCK_NBD_TIMEOUT_MAX 86400
 
 void block_spec_free(struct block_spec *spec)
 {
 	free(spec->file);
 	spec->file = NULL;
+	block_nbd_uri_free(&spec->nbd_uri);
 }
 
-/* block_spec_option: one KEY or KEY=VALUE item of a spec. */
-static int block_spec_option(struct block_spec *out, char *item, char *err, size_t errlen)
+/* block_spec_is_uri: an item such as nbd://server/win: a scheme before
+ * "://" and no '=' in it. */
+static bool block_spec_is_uri(const char *item)
 {
-	char *value = strchr(item, '=');
+	const char *sep = strstr(item, "://");
 
+	return sep && sep != item && memchr(item, '=', (size_t)(sep - item)) == NULL;
+}
+
+/* block_spec_uri: the nbd:// URI item. */
+static int block_spec_uri(struct block_spec *out, const char *item, char *err, size_t errlen)
+{
+	char why[200];
+
+	if (out->file)
+		return block_fail(err, errlen, -EINVAL, "%s", out->nbd ? "two nbd:// URIs"
+				  : "file= and an nbd:// URI do not go together");
+	if (block_nbd_uri_parse(item, &out->nbd_uri, why, sizeof(why)))
+		return block_fail(err, errlen, -EINVAL, "%s", why);
+	out->nbd = true;
+	out->file = strdup(item);
+	return out->file ? 0 : block_fail(err, errlen, -ENOMEM, "out of memory");
+}
+
+/* block_spec_option: one KEY or KEY=VALUE item of a spec (or the URI);
+ * *timeout_given says whether timeout= was seen. */
+static int block_spec_option(struct block_spec *out, char *item, bool *timeout_given, char *err,
+			     size_t errlen)
+{
+	char *value;
+
+	if (block_spec_is_uri(item))
+		return block_spec_uri(out, item, err, errlen);
+	value = strchr(item, '=');
 	if (value)
 		*value++ = '\0';
 	if (!strcmp(item, "file")) {
 		if (!value || !*value)
 			return block_fail(err, errlen, -EINVAL, "file= needs a path");
 		if (out->file)
-			return block_fail(err, errlen, -EINVAL, "file= is given twice");
+			return block_fail(err, errlen, -EINVAL, "%s", out->nbd
+					  ? "file= and an nbd:// URI do not go together"
+					  : "file= is given twice");
 		out->file = strdup(value);
 		return out->file ? 0 : block_fail(err, errlen, -ENOMEM, "out of memory");
+	}
+	if (!strcmp(item, "timeout")) {
+		uint64_t seconds;
+
+		if (!value || parse_u64(value, &seconds) || seconds > BLOCK_NBD_TIMEOUT_MAX)
+			return block_fail(err, errlen, -EINVAL, "timeout= takes whole seconds up "
+					  "to %d (0: wait for ever), not '%s'",
+					  BLOCK_NBD_TIMEOUT_MAX, value ? value : "");
+		out->nbd_timeout = (unsigned)seconds;
+		*timeout_given = true;
+		return 0;
 	}
 	if (!strcmp(item, "ro")) {
 		if (value)
@@ -97,6 +145,7 @@ static int block_spec_option(struct block_spec *out, char *item, char *err, size
 int block_spec_parse(const char *spec, struct block_spec *out, char *err, size_t errlen)
 {
 	char *copy = strdup(spec), *item, *next;
+	bool timeout_given = false;
 	int rc = 0;
 
 	*out = (struct block_spec){ .discard = true };
@@ -106,11 +155,14 @@ int block_spec_parse(const char *spec, struct block_spec *out, char *err, size_t
 		next = strchr(item, ',');
 		if (next)
 			*next++ = '\0';
-		rc = block_spec_option(out, item, err, errlen);
+		rc = block_spec_option(out, item, &timeout_given, err, errlen);
 	}
 	free(copy);
 	if (!rc && !out->file)
-		rc = block_fail(err, errlen, -EINVAL, "no file= (the form is " BLOCK_SPEC_FORM ")");
+		rc = block_fail(err, errlen, -EINVAL, "no file= or nbd:// URI (the form is "
+				BLOCK_SPEC_FORM ")");
+	if (!rc && timeout_given && !out->nbd)
+		rc = block_fail(err, errlen, -EINVAL, "timeout= is for nbd:// disks");
 	if (!rc && out->overlay && out->read_only)
 		rc = block_fail(err, errlen, -EINVAL, "ro and overlay= do not go together: an "
 				"overlay is there to take the guest's writes");
@@ -319,14 +371,23 @@ fail:
 	return rc;
 }
 
+/* block_open_base: the file or export itself, read-only if asked. */
+static int block_open_base(const struct block_spec *spec, bool read_only, struct block **out,
+			   char *err, size_t errlen)
+{
+	if (spec->nbd)
+		return block_nbd_open(spec, read_only, out, err, errlen);
+	return block_file_open(spec->file, read_only, out, err, errlen);
+}
+
 int block_open(const struct block_spec *spec, struct block **out, char *err, size_t errlen)
 {
 	struct block *base;
 	int rc;
 
 	if (!spec->overlay)
-		return block_file_open(spec->file, spec->read_only, out, err, errlen);
-	rc = block_file_open(spec->file, true, &base, err, errlen);
+		return block_open_base(spec, spec->read_only, out, err, errlen);
+	rc = block_open_base(spec, true, &base, err, errlen);
 	if (rc)
 		return rc;
 	return block_overlay_new(base, spec->file, spec->overlay_limit, out, err, errlen);

@@ -1,9 +1,9 @@
 /* Block back ends: where a virtual disk's bytes live, behind one struct of
  * callbacks so that a device model never knows which. A raw image file or
- * host block device (block.c), and a copy-on-write RAM overlay stacked on
- * another back end (block_overlay.c); an NBD export (libnbd) is meant to
- * be one more struct block_ops, nothing else. Also what `--disk SPEC`
- * means (docs/vmm.md, "Disks"), since the spec names the back end. */
+ * host block device (block.c), an export on an NBD server (block_nbd.c,
+ * libnbd), and a copy-on-write RAM overlay stacked on either
+ * (block_overlay.c). Also what `--disk SPEC` means (docs/vmm.md, "Disks"),
+ * since the spec names the back end. */
 #ifndef DUET_BLOCK_H
 #define DUET_BLOCK_H
 
@@ -40,10 +40,22 @@ struct block {
 	bool read_only;  /* opened read-only: every write fails with -EROFS */
 };
 
-/* What one --disk file=PATH[,ro][,discard=on|off][,overlay=ram[,overlay-limit=SIZE]]
- * asks for. */
+/* Where an NBD export is: nbd://HOST[:PORT]/EXPORT or
+ * nbd+unix:///EXPORT?socket=PATH (the NBD URI form, percent-decoded). */
+struct block_nbd_uri {
+	char *host;   /* TCP: a name or address (an IPv6 one without brackets); else NULL */
+	char *port;   /* TCP: digits, 1-65535; "10809" when not given */
+	char *socket; /* nbd+unix: the Unix socket's path; else NULL */
+	char *export; /* the export's name; "" (the server's default) when not given */
+};
+
+/* What one --disk spec asks for: file=PATH or nbd://..., then
+ * [,ro][,discard=on|off][,overlay=ram[,overlay-limit=SIZE]][,timeout=SECONDS] */
 struct block_spec {
-	char *file;
+	char *file;   /* the image's path; for an NBD disk, the URI as given (its name) */
+	bool nbd;     /* file is an NBD URI, parsed into nbd_uri */
+	struct block_nbd_uri nbd_uri;
+	unsigned nbd_timeout; /* NBD: seconds guest I/O waits for a lost server; 0: for ever */
 	bool read_only;
 	bool discard; /* pass the guest's discards on to the back end (default) */
 	bool overlay; /* file read-only under a RAM overlay that takes the writes */
@@ -60,6 +72,23 @@ void block_spec_free(struct block_spec *spec);
  * for as long as it is open (flock: shared when read-only, else
  * exclusive). */
 int block_open(const struct block_spec *spec, struct block **out, char *err, size_t errlen);
+
+/* block_nbd_uri_parse: an nbd:// or nbd+unix:// URI into its parts.
+ * -EINVAL with the reason (not repeating the URI) in err, and nothing to
+ * free; else block_nbd_uri_free releases the strings. */
+int block_nbd_uri_parse(const char *uri, struct block_nbd_uri *out, char *err, size_t errlen);
+void block_nbd_uri_free(struct block_nbd_uri *uri);
+
+/* block_nbd_open: connect to the export spec->nbd_uri names (NBD_OPT_GO,
+ * structured replies when the server has them) and read its size; opened
+ * read-only, every write fails with -EROFS. The disk rides out a lost
+ * connection: calls wait while it reconnects, then send again what had no
+ * reply (see block_nbd.c and docs/vmm.md); after spec->nbd_timeout seconds
+ * without the server (0: never) they fail with -EIO. -errno with a one-line
+ * reason in err when the first connection cannot be made. The name and
+ * addresses are resolved here, once: reconnecting opens no file. */
+int block_nbd_open(const struct block_spec *spec, bool read_only, struct block **out, char *err,
+		   size_t errlen);
 
 /* block_overlay_new: a writable disk of base's size whose writes stay in
  * RAM, in 4 KiB clusters; base (opened read-only) is never written and

@@ -40,6 +40,7 @@ struct vm_config {
 	char *boot;               /* boot order: disk,cdrom,net */
 	int boot_menu;            /* show SeaBIOS's boot menu */
 	char *debugcon;           /* where port 0x402 (firmware log) goes */
+	char *uuid;               /* the SMBIOS system UUID (bios boot), or NULL */
 	char *display;            /* duet-display's socket, or NULL */
 	int rng;                  /* a virtio-rng device (default on for Linux) */
 	int input;                /* virtio keyboard + tablet (default on for Linux) */

@@ -13,8 +13,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "block.h"
 #include "loader.h"
 #include "parse.h"
+#include "smbios.h"
 
 #define DUET_VERSION "0.1"
 
@@ -146,8 +148,19 @@ static int set_append(struct vm_config *c, const char *v, char *err, size_t n)
 	return 0;
 }
 
+static struct ini_context *current_ini;
+
+/* set_disk: the spec is checked now, so that a bad one is reported before
+ * anything is set up (and in a guest file, with its line); the block layer
+ * parses it again when it opens the disk. */
 static int set_disk(struct vm_config *c, const char *v, char *err, size_t n)
 {
+	struct block_spec spec;
+	char why[400];
+
+	if (block_spec_parse(v, &spec, why, sizeof(why)))
+		return fail(err, n, "%sdisk '%s': %s", current_ini ? "" : "--", v, why);
+	block_spec_free(&spec);
 	if (c->ndisks == CONFIG_MAX_DISKS)
 		return fail(err, n, "disk: at most %d disks", CONFIG_MAX_DISKS);
 	if (set_string(&c->disks[c->ndisks], "disk", v, err, n))
@@ -194,6 +207,15 @@ static int set_boot(struct vm_config *c, const char *v, char *err, size_t n)
 static int set_boot_menu(struct vm_config *c, const char *v, char *err, size_t n)
 {
 	return parse_flag("boot-menu", v, &c->boot_menu, err, n);
+}
+
+static int set_uuid(struct vm_config *c, const char *v, char *err, size_t n)
+{
+	uint8_t uuid[SMBIOS_UUID_SIZE];
+
+	if (smbios_uuid_parse(v, uuid))
+		return fail(err, n, "uuid: '%s' is not a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", v);
+	return set_string(&c->uuid, "uuid", v, err, n);
 }
 
 static int set_debugcon(struct vm_config *c, const char *v, char *err, size_t n)
@@ -260,9 +282,15 @@ static const struct option_desc option_table[] = {
 	{ "boot", 0, "ORDER", "boot order for --bios: disk, cdrom, net, comma-separated\n"
 	  "(default: disk,cdrom,net)", set_boot },
 	{ "boot-menu", 0, NULL, "show SeaBIOS's boot menu (press ESC) for 2.5 s", set_boot_menu },
+	{ "uuid", 0, "UUID", "the system UUID the guest reads from SMBIOS (--bios)\n"
+	  "(default: derived from --name)", set_uuid },
 	{ "disk", 'd', "SPEC", "a disk (virtio with --kernel, IDE with --bios):\n"
-	  "file=PATH[,ro][,discard=on|off][,overlay=ram[,overlay-limit=SIZE]];\n"
-	  "overlay=ram keeps every write in RAM, the file is never\n"
+	  "file=PATH or nbd://HOST[:PORT]/EXPORT or\n"
+	  "nbd+unix:///EXPORT?socket=PATH, then\n"
+	  "[,ro][,discard=on|off][,overlay=ram[,overlay-limit=SIZE]]\n"
+	  "[,timeout=SECONDS] (NBD: how long I/O waits for a lost\n"
+	  "server, 0 = for ever, the default); overlay=ram keeps\n"
+	  "every write in RAM, the file or export is never\n"
 	  "written; may be repeated (up to 8)", set_disk },
 	{ "net", 'N', "SPEC", "a NIC (virtio with --kernel, e1000 with --bios): tap=IFNAME or user[,hostfwd=tcp::HPORT-:GPORT...]\n"
 	  "[,mac=xx:xx:xx:xx:xx:xx]; may be repeated (up to 4)", set_net },
@@ -382,8 +410,6 @@ static int options_ini_handler(void *user, const char *section, const char *name
 	return 1;
 }
 
-static struct ini_context *current_ini;
-
 static int set_config(struct vm_config *c, const char *v, char *err, size_t n)
 {
 	struct ini_context ctx = { c, v, err, n, 0, NULL, 0 };
@@ -420,6 +446,7 @@ void config_free(struct vm_config *c)
 	free(c->cdrom);
 	free(c->boot);
 	free(c->debugcon);
+	free(c->uuid);
 	free(c->display);
 	for (unsigned i = 0; i < c->nloads; i++)
 		free(c->loads[i].path);
@@ -523,6 +550,10 @@ int options_parse(int argc, char **argv, struct vm_config *c, char *err, size_t 
 	}
 	if ((c->firmware || c->cdrom || c->boot || c->boot_menu) && !c->bios) {
 		snprintf(err, errlen, "--firmware, --cdrom, --boot and --boot-menu need --bios");
+		return -EINVAL;
+	}
+	if (c->uuid && !c->bios) {
+		snprintf(err, errlen, "--uuid needs --bios (only the BIOS boot has SMBIOS tables)");
 		return -EINVAL;
 	}
 	if ((c->initrd || c->append) && !c->kernel) {

@@ -7,8 +7,11 @@
  *    threads (vCPU kicks);
  *  - memory: mmap family, brk, madvise (malloc);
  *  - ioctl only of the KVM ('\xae') and TUN/terminal ('T') families;
- *  - sockets for the control socket and user-mode networking (libslirp
- *    opens connections on the guest's behalf);
+ *  - sockets for the control socket, user-mode networking (libslirp
+ *    opens connections on the guest's behalf) and NBD disks, which
+ *    reconnect to their server after set-up (socket, connect, setsockopt
+ *    and getsockopt, poll, send/recv, shutdown; the server's address was
+ *    resolved at set-up, so no /etc file is needed);
  *  - unlink, for removing the control socket at exit.
  * Opening a file fails with EACCES rather than killing: libslirp reads
  * /etc/resolv.conf when the guest first asks its DNS proxy, and a guest must

@@ -35,3 +35,11 @@ $(BENCH_DIR)/guests/pio_%.elf: tests/bench/guests/pio_loop.c tests/bench/guests/
 	@mkdir -p $(@D)
 	$(CC) -m32 $(GUEST_CFLAGS) -DPIO_COUNT=$* $(GUEST_LDFLAGS) -Wl,-m,elf_i386 -Wl,-n -o $@ \
 	    tests/bench/guests/crt_mb.S tests/bench/guests/pio_loop.c
+
+# The classroom image: its size, and PXE ROM to both guests / to the LTSP
+# guest's X login, HTTP against TFTP in one run (tests/bench/bench_classroom.py,
+# ~10 minutes: two whole classroom boots under TCG).
+.PHONY: bench-classroom
+bench: bench-classroom
+bench-classroom: $(IMAGE) netboot $(LTSP_GUEST_IMAGE) $(LTSP_XDM_STAMP)
+	$(PYTHON) tests/bench/bench_classroom.py

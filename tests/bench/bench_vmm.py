@@ -56,6 +56,22 @@ Benchmarks (see README.md):
       receiver in the rig (duet tap0, QEMU tap1); MB/s from the guest's
       /proc/uptime around the send, which ends when the receiver has read
       it all (it closes on the guest's EOF).
+  nbd group (the classroom disk: a golden image on an NBD server):
+  nbd-read: the blk guest reads a 256 MiB image (dense, not zeroes: no
+      server may skip holes) that qemu-nbd serves read-only on the rig's
+      loopback (structured replies), with `dd bs=1M iflag=direct`; MB/s
+      from the guest's /proc/uptime. duet-vmm with
+      --disk nbd://127.0.0.1:10809/golden,ro against (a) duet-vmm reading
+      the same image as a file (--disk file=...,ro) and (b) QEMU -M pc
+      reading it through its own NBD client (-drive file=nbd://...).
+  nbd-serve-30 (host-side, no VMM: which server for the golden images):
+      30 nbdcopy readers (each as one duet-vmm reads: one connection, 8
+      requests of 256 KiB in flight) of one 64 MiB golden image
+      at once, served read-only by nbd-server and then by qemu-nbd on this
+      machine's loopback; aggregate MB/s = 30 x 64 MiB / wall time. No
+      duet-vmm in it, so it is a detail line, not a bench line:
+          nbd-serve-30: nbd-server=V MB/s qemu-nbd=V MB/s ratio=R ...
+      (R = nbd-server/qemu-nbd).
 """
 from __future__ import annotations
 
@@ -65,7 +81,10 @@ import os
 import re
 import shlex
 import shutil
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -183,6 +202,26 @@ echo BENCH-END
 poweroff -f
 """.replace("@DISK@", str(BIOS_DISK_MB)).replace("@NET@", str(NET_MB))
 
+# The nbd group: qemu-nbd (read-only, persistent) serves a dense image on
+# the rig's loopback; port 10809 is 0x2A39 in /proc/net/tcp (state 0A: LISTEN).
+NBD_URI = "nbd://127.0.0.1:10809/golden"
+NBD_RIG_SETUP = [
+    (f"dd if=/dev/zero bs=1M count={BLK_MB} 2>/dev/null | tr '\\0' d > /tmp/nbd.img", 20),
+    ("/bin/qemu-nbd -r -t -f raw -x golden -b 127.0.0.1 -p 10809 /tmp/nbd.img"
+     " > /tmp/qemu-nbd.log 2>&1 &", 0),
+    ("i=0; while ! grep -q ':2A39 00000000:0000 0A' /proc/net/tcp && [ $i -lt 100 ]; do"
+     " sleep 0.1; i=$((i + 1)); done", 10),
+]
+NBD_VMMS = {
+    "duet": lambda: duet_linux(1, f"{B}/blk.gz", ["--disk", f"{NBD_URI},ro"]),
+    "duet-file": lambda: duet_linux(1, f"{B}/blk.gz", ["--disk", "file=/tmp/nbd.img,ro"]),
+    "qemu-pc": lambda: qemu_linux("pc", 1, f"{B}/blk.gz",
+                                  ["-drive", f"file={NBD_URI},format=raw,if=virtio,readonly=on"]),
+}
+# nbd-serve-30, host-side.
+NBD_SERVE_CLIENTS = 30
+NBD_SERVE_MB = 64
+
 # The rig side of e1000-tx: a receiver per run, counting what arrives.
 BIOS_RIG_SETUP = [
     "tunctl -t tap0 > /dev/null && ip addr add 192.168.77.1/24 dev tap0 && ip link set tap0 up",
@@ -291,6 +330,7 @@ class Plan:
         self.setup: list[tuple[str, int]] = []  # (shell line, expected seconds)
         self.runs: dict[str, dict] = {}
         self.modules: list[str] = []  # rig kernel modules besides kvm's
+        self.binaries: list[str] = []  # host programs the runs need in the rig
 
     def sh(self, line: str, expect_s: int = 0) -> None:
         self.setup.append((line, expect_s))
@@ -306,6 +346,7 @@ class Plan:
         p = Plan(self.label + " (again)")
         p.setup = list(self.setup)
         p.modules = list(self.modules)
+        p.binaries = list(self.binaries)
         p.runs = {n: self.runs[n] for n in names}
         return p
 
@@ -383,6 +424,16 @@ def build_plans(args) -> list[Plan]:
                               "sink=$!"],
                       after=["kill $sink 2> /dev/null; wait $sink 2> /dev/null",
                              f"cp /tmp/received /out/{name}.recv 2> /dev/null; true"])
+            plans.append(p)
+    if "nbd" in groups:
+        markers = ["BENCH-INIT", "BLK-START", "BLK-END", "BENCH-END"]
+        for rep in range(args.nbd_reps):
+            p = Plan(f"nbd {rep + 1}/{args.nbd_reps}")
+            p.binaries = ["/usr/bin/qemu-nbd"]
+            for line, secs in NBD_RIG_SETUP:
+                p.sh(line, secs)
+            for vmm, cmd in NBD_VMMS.items():
+                p.run(f"nbd.{vmm}.r{rep}", cmd(), markers, 40, vmm=vmm)
             plans.append(p)
     return plans
 
@@ -598,6 +649,33 @@ def report(args, plan: Plan, results: dict, files: dict[str, bytes]) -> int:
         detail.append(f"bios: {BIOS_DISK_MB} MiB read from IDE, {NET_MB} MiB sent over the e1000 "
                       f"(MB = 10^6 bytes); medians of {args.bios_reps}")
 
+    if "nbd" in groups:
+        rates = {}
+        for vmm in NBD_VMMS:
+            got = []
+            for name in [n for n in plan.runs if n.startswith(f"nbd.{vmm}.")]:
+                if rep.ok(name, 0, ["m1", "m2"]) is None:
+                    continue
+                log = rep.text(name, "log")
+                m = re.search(r"BLK-END status=(\d+) uptime0=([\d.]+) uptime1=([\d.]+)", log)
+                if m and m.group(1) == "0" and float(m.group(3)) > float(m.group(2)):
+                    got.append(BLK_MB * 1048576 / 1e6 / (float(m.group(3)) - float(m.group(2))))
+                else:
+                    rep.failures.append(name)
+                    print(f"  run {name}: dd failed:\n{log[-1500:]}", file=sys.stderr)
+            rates[vmm] = median(got)
+        line(rep, "nbd-read", rates["duet"], "duet-file", rates["duet-file"], "MB/s", 1)
+        line(rep, "nbd-read", rates["duet"], "qemu-pc", rates["qemu-pc"], "MB/s", 1)
+        detail.append(f"nbd: {BLK_MB} MiB read over NBD from qemu-nbd on the rig's loopback "
+                      f"(MB = 10^6 bytes); medians of {args.nbd_reps}")
+        # No duet-vmm in it: a detail line, not a "bench NAME: duet=..." one.
+        serve = getattr(args, "nbd_serve", None) or {}
+        a, b = serve.get("nbd-server"), serve.get("qemu-nbd")
+        detail.append(f"nbd-serve-30: nbd-server={fmt(a, 'MB/s', 0)} qemu-nbd={fmt(b, 'MB/s', 0)} "
+                      f"ratio={f'{a / b:.2f}' if a and b else 'n/a'} ({NBD_SERVE_CLIENTS} "
+                      f"nbdcopy readers at once, {NBD_SERVE_MB} MiB each, on this machine, "
+                      "not in the rig)")
+
     for d in detail:
         print("  " + d)
     if rep.failures:
@@ -609,6 +687,65 @@ def report(args, plan: Plan, results: dict, files: dict[str, bytes]) -> int:
     return 0
 
 
+def nbd_serve_bench(work: Path) -> dict[str, float | None]:
+    """nbd-serve-30: NBD_SERVE_CLIENTS nbdcopy readers at once of one golden
+    image served read-only by nbd-server, then by qemu-nbd, on this
+    machine's loopback; aggregate MB/s per server (None: it failed)."""
+    img = work / "golden.img"
+    with open(img, "wb") as f:
+        f.write(bytes(range(256)) * (NBD_SERVE_MB << 12))
+    out: dict[str, float | None] = {}
+    for server in ("nbd-server", "qemu-nbd"):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if server == "nbd-server":
+            conf = work / "nbd.conf"
+            conf.write_text(f"[generic]\nlistenaddr = 127.0.0.1\nport = {port}\n"
+                            f"[golden]\nexportname = {img}\nreadonly = true\n")
+            # It becomes a daemon (its own process group, written to the
+            # pid file) and forks a child per client: one killpg ends them all.
+            argv = ["nbd-server", "-C", str(conf), "-p", str(work / "nbd.pid")]
+        else:
+            argv = ["qemu-nbd", "-r", "-t", "-f", "raw", "-x", "golden", "-b", "127.0.0.1",
+                    "-p", str(port), "-e", str(NBD_SERVE_CLIENTS), str(img)]
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, start_new_session=True)
+        pgid = proc.pid
+        try:
+            for _ in range(100):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            uri = f"nbd://127.0.0.1:{port}/golden"
+            start = time.monotonic()
+            # each like one duet-vmm: one connection, 8 requests of 256 KiB in flight
+            readers = [subprocess.Popen(["nbdcopy", "-C", "1", "-R", "8", "--request-size=262144",
+                                         uri, "null:"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                       for _ in range(NBD_SERVE_CLIENTS)]
+            errors = [r.communicate(timeout=120)[1] for r in readers]
+            secs = time.monotonic() - start
+            failed = [e for r, e in zip(readers, errors) if r.returncode]
+            if failed:
+                print(f"  nbd-serve-30 {server}: {len(failed)} readers failed: "
+                      f"{failed[0].decode(errors='replace').strip()}", file=sys.stderr)
+                out[server] = None
+            else:
+                out[server] = NBD_SERVE_CLIENTS * NBD_SERVE_MB * 1048576 / 1e6 / secs
+        finally:
+            if server == "nbd-server" and (work / "nbd.pid").exists():
+                pgid = int((work / "nbd.pid").read_text().split()[0])
+            try:
+                os.killpg(pgid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=10)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--vmm", required=True, help="duet-vmm binary")
@@ -616,11 +753,12 @@ def main() -> int:
     ap.add_argument("--pio-guests", nargs=2, required=True, metavar=("ELF_0", "ELF_N"),
                     help="the pio guest built for 0 and for --pio-count writes")
     ap.add_argument("--pio-count", type=int, required=True)
-    ap.add_argument("--only", default="boot,pio,blk,bios",
-                    help="comma-separated: boot, pio, blk, bios")
+    ap.add_argument("--only", default="boot,pio,blk,bios,nbd",
+                    help="comma-separated: boot, pio, blk, bios, nbd")
     ap.add_argument("--reps", type=int, default=3, help="runs per boot/pio measurement (median)")
     ap.add_argument("--blk-reps", type=int, default=2, help="runs per blk measurement (median)")
     ap.add_argument("--bios-reps", type=int, default=3, help="runs per bios measurement (median)")
+    ap.add_argument("--nbd-reps", type=int, default=2, help="runs per nbd measurement (median)")
     ap.add_argument("--smp2", action="store_true",
                     help="also the boot runs with 2 vCPUs (+9 runs, ~2-3 minutes)")
     ap.add_argument("--out", default="build/bench/last", help="where to keep every run's logs")
@@ -658,7 +796,8 @@ def main() -> int:
             start = time.monotonic()
             hung = False
             try:
-                r = run_rig(plan.script(), files=files, binaries=[args.vmm, args.tsline, QEMU],
+                r = run_rig(plan.script(), files=files,
+                            binaries=[args.vmm, args.tsline, QEMU, *plan.binaries],
                             timeout=plan.budget(), memory="2G", modules=plan.modules)
                 serial, got = r.serial, r.files
             except RigError as e:
@@ -686,6 +825,11 @@ def main() -> int:
                 print(f"bench: {plan.label}: the rig hung; {len(missing)} run(s) go again "
                       f"in a new rig boot", flush=True)
                 queue.insert(0, plan.subset(missing))
+        if "nbd" in args.only.split(","):
+            print("bench: nbd-serve-30 on this machine...", end="", flush=True)
+            start = time.monotonic()
+            args.nbd_serve = nbd_serve_bench(stage)
+            print(f" {time.monotonic() - start:.0f} s", flush=True)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     (out / "results.txt").write_text(results_text)

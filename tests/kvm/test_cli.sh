@@ -53,6 +53,49 @@ expect_error "junk flat image above 1 MiB" "must load below 1 MiB" \
 expect_error "truncated ELF" "ELF file is truncated" "$vmm" --load "$work/truncated.elf"
 expect_error "serial file in missing dir" "serial output '/nonexistent/x'" \
 	"$vmm" --serial /nonexistent/x --load "$hello"
+# --disk: bad specs and NBD URIs are refused while the options are read;
+# an NBD server that is not there, or says no, when the disk is opened.
+expect_error "disk: unknown key" "--disk 'file=a.img,cache=none': unknown option 'cache'" \
+	"$vmm" --load "$hello" --disk file=a.img,cache=none
+expect_error "nbd: no host" "--disk 'nbd:///win': no host" "$vmm" --load "$hello" --disk nbd:///win
+expect_error "nbd: bad port" "port '99999' is not a number from 1 to 65535" \
+	"$vmm" --load "$hello" --disk nbd://server:99999/win
+expect_error "nbd: TLS" "TLS \(nbds://\) is not supported" "$vmm" --load "$hello" --disk nbds://server/win
+expect_error "nbd: unknown scheme" "unknown scheme 'iscsi://'" \
+	"$vmm" --load "$hello" --disk iscsi://server/win
+expect_error "nbd: user name" "a user name \(USER@\) is not supported" \
+	"$vmm" --load "$hello" --disk nbd://me@server/win
+expect_error "nbd: query" "unknown query parameter 'tls=on'" \
+	"$vmm" --load "$hello" --disk "nbd://server/win?tls=on"
+expect_error "nbd+unix: no socket" "nbd\+unix:// needs \?socket=PATH" \
+	"$vmm" --load "$hello" --disk "nbd+unix:///win"
+expect_error "nbd: bad escape" "broken %-escape" "$vmm" --load "$hello" --disk "nbd://server/w%zz"
+expect_error "nbd: file= too" "file= and an nbd:// URI do not go together" \
+	"$vmm" --load "$hello" --disk nbd://server/win,file=a.img
+expect_error "nbd: bad timeout" "timeout= takes whole seconds" \
+	"$vmm" --load "$hello" --disk nbd://server/win,timeout=soon
+expect_error "timeout on a file" "timeout= is for nbd:// disks" \
+	"$vmm" --load "$hello" --disk file=a.img,timeout=5
+printf '[vm]\nload = %s\ndisk = nbd://server:0/win\n' "$hello" >"$work/nbd.ini"
+expect_error "nbd: bad URI in a guest file" "nbd.ini:3: disk 'nbd://server:0/win': port '0'" \
+	"$vmm" --config "$work/nbd.ini"
+expect_error "nbd: no server" "--disk 'nbd://127.0.0.1:1/win': cannot connect to the NBD server: Connection refused" \
+	"$vmm" --bios --serial none --disk nbd://127.0.0.1:1/win
+expect_error "nbd: unknown host" "cannot resolve 'no-such-host.invalid'" \
+	"$vmm" --bios --serial none --disk nbd://no-such-host.invalid/win
+if command -v qemu-nbd >/dev/null; then
+	truncate -s 1M "$work/golden.img"
+	qemu-nbd --fork --pid-file="$work/nbd.pid" -k "$work/nbd.sock" -t -r -x golden -f raw \
+		"$work/golden.img"
+	expect_error "nbd: no such export" "server has no export named 'other'" \
+		"$vmm" --bios --serial none --disk "nbd+unix:///other?socket=$work/nbd.sock"
+	expect_error "nbd: read-only export" "the export is read-only on the server; add ,ro" \
+		"$vmm" --bios --serial none --disk "nbd+unix:///golden?socket=$work/nbd.sock"
+	kill "$(cat "$work/nbd.pid")"
+else
+	echo "FAIL cli: qemu-nbd (qemu-utils) is missing"
+	failed=$((failed + 1))
+fi
 if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
 	expect_error "unreadable file" "image '$work/secret.bin': Permission denied" \
 		setpriv --reuid=65534 --regid=65534 --clear-groups "$vmm" --load "$work/secret.bin"

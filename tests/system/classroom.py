@@ -67,6 +67,7 @@ class Server:
         self.procs: dict[str, subprocess.Popen] = {}
         self.pcs: list[PC] = []
         self.taps = 0
+        self.on_stop: list = []    # called first by stop()
 
     # ---- set-up and tear-down
     def __enter__(self) -> "Server":
@@ -98,6 +99,9 @@ class Server:
     def stop(self) -> None:
         for pc in list(self.pcs):
             pc.stop()
+        for f in self.on_stop:
+            f()
+        self.on_stop.clear()
         for name, p in list(self.procs.items()):
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -237,6 +241,46 @@ class Server:
         self.pcs.append(pc)
         pc.start()
         return pc
+
+
+XDMCP = REPO / "initramfs" / "ltsp-guest" / "xdmcp-server.sh"
+
+
+def two_guests(srv: Server, vnc_password: str, pc_args: dict[str, str] | None = None) -> None:
+    """The classroom of the demo, the end-to-end test and the benchmark:
+    every PC runs the Windows slot's stand-in (its disk from nbd-server)
+    and the LTSP guest (X over XDMCP from xdm on the server), VNC views
+    with a password on the PC's address. pc_args: {MAC: iPXE lines} for
+    per-PC settings (clients/<mac>.ipxe). xdm is stopped by srv.stop()."""
+    from guest import make_windows_standin
+
+    disk = srv.work / "windows-standin.img"
+    make_windows_standin(disk)
+    srv.nbd({"windows": disk})
+    xdm = srv.work / "xdm"
+    subprocess.run(["sh", str(XDMCP), "start", srv.ip, str(xdm), srv.ns], check=True,
+                   capture_output=True, timeout=60)
+    srv.on_stop.append(lambda: subprocess.run(["sh", str(XDMCP), "stop", str(xdm)],
+                                              capture_output=True, timeout=60))
+    srv.publish("default", {
+        "client.conf": ('GUESTS="windows ltsp"\nSCREEN=windows\n'
+                        'COLOR_windows=#2060ff\nCOLOR_ltsp=#30c050\n'
+                        'FILES="guests/ltsp/vmlinuz guests/ltsp/initrd.img"\n'),
+        "display.conf": ("[display]\nvnc-listen = 0.0.0.0\n"
+                         "vnc-password-file = /run/duet/config/vnc.passwd\n"),
+        "vnc.passwd": vnc_password + "\n",
+        "guest-windows.conf": (f"[vm]\nbios = yes\nmemory = 256M\n"
+                               f"disk = nbd://{srv.ip}/windows,overlay=ram\n"),
+        "guest-ltsp.conf": ("[vm]\nmemory = 384M\n"
+                            "kernel = /run/duet/files/guests/ltsp/vmlinuz\n"
+                            "initrd = /run/duet/files/guests/ltsp/initrd.img\n"
+                            f"append = console=ttyS0 quiet duet.xdmcp={srv.ip}\n"),
+    })
+    clients = srv.tftp / "duet" / "clients"
+    clients.mkdir(exist_ok=True)
+    for mac, lines in (pc_args or {}).items():
+        (clients / (mac.replace(":", "-") + ".ipxe")).write_text("#!ipxe\n" + lines + "\n")
+    srv.manifest()
 
 
 class PC:

@@ -7,7 +7,8 @@ i440FX/PIIX machine.
 (b) An IDE disk made bootable with Debian's syslinux boots Debian's kernel
     through the BIOS; its init reports ata_piix and the disk, ACPI with no
     errors, a bochs framebuffer on the std-VGA, PS/2 keyboard and mouse,
-    and powers off through ACPI S5 (duet-vmm exits 0).
+    our SMBIOS tables as Linux read them (maker, model, --uuid, the RAM
+    and the CPUs), and powers off through ACPI S5 (duet-vmm exits 0).
 (c) Debian's iPXE ISO boots from the ATAPI CD-ROM.
 (d) The guest PXE-boots through the e1000's iPXE option ROM from dnsmasq's
     DHCP and TFTP servers inside the rig.
@@ -20,7 +21,7 @@ import tempfile
 import zlib
 from pathlib import Path
 
-from guest import build_initrd, guest_kernel
+from guest import build_initrd, guest_kernel, make_syslinux_disk
 from rig import assert_ok, run_rig
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -125,32 +126,51 @@ echo "guest: nic=$(cat /sys/class/net/eth0/device/vendor):$(cat /sys/class/net/e
 ip link set eth0 up
 udhcpc -i eth0 -s /tmp/dhcp.sh -q -n -t 10 -T 1 || echo "guest: no lease"
 grep -h '^N: Name=' /proc/bus/input/devices | sed 's/^/guest: input /'
+d=/sys/class/dmi/id
+echo "guest: dmi vendor=$(cat $d/sys_vendor) product=$(cat $d/product_name) uuid=$(cat $d/product_uuid)"
+echo "guest: dmi bios=$(cat $d/bios_vendor) asset=$(cat $d/chassis_asset_tag) chassis=$(cat $d/chassis_type)"
+echo "guest: cpus=$(grep -c ^processor /proc/cpuinfo)"
+dmesg | grep -m1 ' DMI: ' | awk '{print "guest: dmesg", $0}'
+od -An -v -tx1 /sys/firmware/dmi/tables/DMI | awk '{print "guest: dmi-hex", $0}'
 poweroff -f
 """
 
-HOST = r"""
-duet-vmm --bios --memory 256M --disk file=/disk/boot.img --net user --serial /out/serial.log
+UUID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+HOST = rf"""
+duet-vmm --bios --name windows --uuid {UUID} --memory 256M --cpus 2 --disk file=/disk/boot.img \
+    --net user --serial /out/serial.log
 echo "vmm-exit=$?" > /out/exit.txt
 """
 
 
-def make_syslinux_disk(dest: Path, kernel: Path, initrd: bytes, append: str) -> None:
-    """A 64 MiB FAT disk with Debian's syslinux in its boot sector (no
-    partition table: SeaBIOS boots the first sector), the kernel and
-    initrd, built without mounting anything."""
-    with tempfile.TemporaryDirectory() as tmp:
-        t = Path(tmp)
-        (t / "initrd.gz").write_bytes(initrd)
-        (t / "syslinux.cfg").write_text(
-            "DEFAULT linux\nPROMPT 0\nTIMEOUT 0\nLABEL linux\n  KERNEL vmlinuz\n"
-            f"  INITRD initrd.gz\n  APPEND {append}\n")
-        subprocess.run(["mkfs.fat", "-C", str(dest), str(64 * 1024)], check=True,
-                       capture_output=True)
-        subprocess.run(["syslinux", "--install", str(dest)], check=True, capture_output=True)
-        for src, name in ((kernel, "vmlinuz"), (t / "initrd.gz", "initrd.gz"),
-                          (t / "syslinux.cfg", "syslinux.cfg")):
-            subprocess.run(["mcopy", "-i", str(dest), str(src), f"::{name}"], check=True,
-                           capture_output=True)
+def dmi_structures(table: bytes) -> list[tuple[int, bytes, list[bytes]]]:
+    """(type, formatted area, strings) of each SMBIOS structure in the
+    table Linux exports (DSP0134 6.1), up to type 127."""
+    out, pos = [], 0
+    while pos + 4 <= len(table):
+        kind, length = table[pos], table[pos + 1]
+        end = table.index(b"\0\0", pos + length)
+        out.append((kind, table[pos:pos + length], [s for s in table[pos + length:end].split(b"\0")]))
+        pos = end + 2
+        if kind == 127:
+            break
+    return out
+
+
+def dmi_memory(structures: list[tuple[int, bytes, list[bytes]]]) -> tuple[int, int]:
+    """Bytes of RAM in the type 17 devices and in the type 19 ranges."""
+    devices = ranges = 0
+    for kind, area, _ in structures:
+        if kind == 17:
+            size = int.from_bytes(area[0x0c:0x0e], "little")
+            if size == 0x7fff:
+                devices += (int.from_bytes(area[0x1c:0x20], "little") & 0x7fffffff) << 20
+            else:
+                devices += (size & 0x7fff) << (10 if size & 0x8000 else 20)
+        elif kind == 19:
+            start, end = (int.from_bytes(area[o:o + 4], "little") for o in (4, 8))
+            ranges += (end + 1 - start) << 10
+    return devices, ranges
 
 
 def test_ide_disk_boots_linux_through_seabios():
@@ -171,6 +191,19 @@ def test_ide_disk_boots_linux_through_seabios():
     assert "AT Translated Set 2 keyboard" in serial and "PS/2" in serial, detail
     assert "guest: nic=0x8086:0x100e" in serial, detail
     assert "guest: lease 10.0.2.15" in serial, "the e1000 got no DHCP lease" + detail
+    # SMBIOS: Linux found our tables, not SeaBIOS's own.
+    assert (f"guest: dmi vendor=duet product=duet-vmm (i440FX + PIIX) uuid={UUID}"
+            in serial), detail
+    assert "guest: dmi bios=SeaBIOS asset=windows chassis=3" in serial, detail
+    assert "DMI: duet duet-vmm (i440FX + PIIX), BIOS 1.16" in serial, detail
+    assert "guest: cpus=2" in serial, detail
+    table = bytes(int(x, 16) for line in serial.splitlines() if line.startswith("guest: dmi-hex ")
+                  for x in line.split()[2:])
+    structures = dmi_structures(table)
+    assert [k for k, _, _ in structures].count(0) == 1, structures
+    assert dmi_memory(structures) == (256 << 20, 256 << 20), structures
+    cpus = [a for k, a, _ in structures if k == 4]
+    assert len(cpus) == 1 and cpus[0][0x23] == 2 and cpus[0][0x25] == 2, cpus
     assert "vmm-exit=0" in r.files["exit.txt"].decode(), "no power-off through S5" + detail
 
 

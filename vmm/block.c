@@ -39,7 +39,7 @@ static int block_fail(char *err, size_t errlen, int code, const char *fmt, ...)
 
 #define BLOCK_SPEC_FORM "file=PATH or nbd://HOST[:PORT]/EXPORT, then [,ro][,discard=on|off]" \
 	"[,overlay=ram[,overlay-limit=SIZE]][,timeout=SECONDS]"
-/* A day: longer is "for ever", which is 0. */
+/* timeout= is at most a day; to wait longer, 0 waits for ever. */
 #define BLOCK_NBD_TIMEOUT_MAX 86400
 
 void block_spec_free(struct block_spec *spec)

@@ -726,12 +726,22 @@ def nbd_serve_bench(work: Path) -> dict[str, float | None]:
                                          uri, "null:"],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                        for _ in range(NBD_SERVE_CLIENTS)]
-            errors = [r.communicate(timeout=120)[1] for r in readers]
+            deadline = start + 120
+            failed = []
+            for r in readers:
+                try:
+                    err = r.communicate(timeout=max(1.0, deadline - time.monotonic()))[1]
+                    if r.returncode:
+                        failed.append(err.decode(errors="replace").strip()
+                                      or f"exit status {r.returncode}")
+                except subprocess.TimeoutExpired:
+                    r.kill()
+                    r.communicate()
+                    failed.append("still reading after 120 s")
             secs = time.monotonic() - start
-            failed = [e for r, e in zip(readers, errors) if r.returncode]
             if failed:
-                print(f"  nbd-serve-30 {server}: {len(failed)} readers failed: "
-                      f"{failed[0].decode(errors='replace').strip()}", file=sys.stderr)
+                print(f"  nbd-serve-30 {server}: {len(failed)} readers failed: {failed[0]}",
+                      file=sys.stderr)
                 out[server] = None
             else:
                 out[server] = NBD_SERVE_CLIENTS * NBD_SERVE_MB * 1048576 / 1e6 / secs

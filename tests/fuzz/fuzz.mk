@@ -24,8 +24,8 @@ $(BUILD)/fuzz/fuzz_fw_cfg: $(call fuzz_obj,tests/fuzz/fuzz_fw_cfg.c vmm/hw/fw_cf
 	$(FUZZ_CC) $(CFLAGS) $(FUZZ_SANITIZE) -fsanitize=fuzzer -o $@ $^ -lpthread
 
 # The IDE controller without its PCI glue (ide_pci.c) or worker threads.
-$(BUILD)/fuzz/fuzz_ide: $(call fuzz_obj,tests/fuzz/fuzz_ide.c vmm/hw/ide.c vmm/hw/ata.c vmm/hw/atapi.c vmm/block.c vmm/block_overlay.c vmm/bus.c vmm/mem.c lib/log.c lib/parse.c)
-	$(FUZZ_CC) $(CFLAGS) $(FUZZ_SANITIZE) -fsanitize=fuzzer -o $@ $^ -lpthread
+$(BUILD)/fuzz/fuzz_ide: $(call fuzz_obj,tests/fuzz/fuzz_ide.c vmm/hw/ide.c vmm/hw/ata.c vmm/hw/atapi.c vmm/block.c vmm/block_overlay.c vmm/block_nbd.c vmm/bus.c vmm/mem.c lib/log.c lib/parse.c)
+	$(FUZZ_CC) $(CFLAGS) $(FUZZ_SANITIZE) -fsanitize=fuzzer -o $@ $^ -lnbd -lpthread
 
 # The std-VGA without PCI or KVM: the harness stubs what vga.c calls there.
 $(BUILD)/fuzz/fuzz_vga: $(call fuzz_obj,tests/fuzz/fuzz_vga.c vmm/hw/vga.c vmm/hw/vga_render.c vmm/png_write.c vmm/bus.c lib/log.c)

@@ -223,6 +223,13 @@ class Server:
         self.spawn("nbd-server", "ip", "netns", "exec", self.ns, "nbd-server", "-d",
                    "-C", self.work / "nbd.conf")
 
+    def syslog(self) -> Path:
+        """A syslog receiver (UDP 514) in the namespace; the file it fills."""
+        path = self.work / "syslog.log"
+        self.spawn("syslog", "ip", "netns", "exec", self.ns, "socat", "-u",
+                   f"UDP-RECV:514,bind={self.ip}", f"OPEN:{path},creat,append")
+        return path
+
     def forward(self, port: int, dest: str) -> None:
         """127.0.0.1:PORT on this machine to DEST (host:port) in the namespace."""
         self.spawn(f"fwd-{port}", "socat", f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork",
@@ -236,8 +243,9 @@ class Server:
         run("ip", "link", "set", name, "master", self.bridge, "up")
         return name
 
-    def boot_pc(self, mac: str, work: Path, memory: str = "2G", vnc: int | None = None) -> "PC":
-        pc = PC(self, mac, Path(work), memory, vnc)
+    def boot_pc(self, mac: str, work: Path, memory: str = "2G", vnc: int | None = None,
+                cpu: str = "max") -> "PC":
+        pc = PC(self, mac, Path(work), memory, vnc, cpu)
         self.pcs.append(pc)
         pc.start()
         return pc
@@ -257,13 +265,14 @@ def two_guests(srv: Server, vnc_password: str, pc_args: dict[str, str] | None = 
     disk = srv.work / "windows-standin.img"
     make_windows_standin(disk)
     srv.nbd({"windows": disk})
+    srv.syslog()
     xdm = srv.work / "xdm"
     subprocess.run(["sh", str(XDMCP), "start", srv.ip, str(xdm), srv.ns], check=True,
                    capture_output=True, timeout=60)
     srv.on_stop.append(lambda: subprocess.run(["sh", str(XDMCP), "stop", str(xdm)],
                                               capture_output=True, timeout=60))
     srv.publish("default", {
-        "client.conf": ('GUESTS="windows ltsp"\nSCREEN=windows\n'
+        "client.conf": (f'GUESTS="windows ltsp"\nSCREEN=windows\nSYSLOG={srv.ip}\n'
                         'COLOR_windows=#2060ff\nCOLOR_ltsp=#30c050\n'
                         'FILES="guests/ltsp/vmlinuz guests/ltsp/initrd.img"\n'),
         "display.conf": ("[display]\nvnc-listen = 0.0.0.0\n"
@@ -289,8 +298,10 @@ class PC:
     ttyS1 to a socket (the image's debug shell with duet.shell=ttyS1),
     the monitor to a socket (sendkey, screendump)."""
 
-    def __init__(self, server: Server, mac: str, work: Path, memory: str, vnc: int | None):
+    def __init__(self, server: Server, mac: str, work: Path, memory: str, vnc: int | None,
+                 cpu: str):
         self.server, self.mac, self.work, self.memory, self.vnc = server, mac, work, memory, vnc
+        self.cpu = cpu
         self.proc: subprocess.Popen | None = None
         self.serial = work / "serial.log"
         self.mon_path = work / "monitor.sock"
@@ -302,7 +313,7 @@ class PC:
         for stale in (self.mon_path, self.sh_path, self.serial):
             stale.unlink(missing_ok=True)
         tap = self.server.new_tap()
-        argv = [QEMU, "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", "2", "-m", self.memory,
+        argv = [QEMU, "-accel", "tcg,thread=multi", "-cpu", self.cpu, "-smp", "2", "-m", self.memory,
                 "-M", "pc", "-nodefaults", "-vga", "std", "-no-reboot",
                 "-netdev", f"tap,id=n0,ifname={tap},script=no,downscript=no",
                 "-device", f"e1000,netdev=n0,mac={self.mac}", "-boot", "n",

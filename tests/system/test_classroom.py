@@ -119,6 +119,10 @@ def test_pxe_to_two_guests_flip_vnc_and_a_crash(classroom):
     assert "config: from http://" in console, detail()
     assert "config: config/default (guests: windows ltsp)" in console, detail()
     assert "url:/duet/initrd.img" in srv.log("httpd"), "the image did not come over HTTP"
+    # the PC's log reaches the server's syslog (SYSLOG= in client.conf)
+    wait_for("the PC's log lines in the server's syslog",
+             lambda: "starting: display and guests" in
+             (srv.work / "syslog.log").read_text(errors="replace"), 30, detail)
 
     # both guests reach their screens: the stand-in says so on its serial
     # console, the LTSP guest's X server gets xdm's login screen
@@ -178,3 +182,42 @@ def test_pxe_to_two_guests_flip_vnc_and_a_crash(classroom):
         f"the Windows slot's VMM changed: {before!r} -> {after!r}"
     wait_for("runit restarting the LTSP guest and its X login again",
              lambda: screen_share(LOGIN_BLUE) > 0.25, 420, detail)
+    pc.stop()
+
+
+NO_KVM_MAC = "52:54:00:00:77:02"
+
+
+def test_a_damaged_file_then_a_pc_without_virtualization(classroom):
+    """A PC whose config has a file that does not match SHA256SUMS says so
+    and retries; once the file is right it goes on, finds no hardware
+    virtualization (a CPU without SVM) and says that, in words a teacher
+    understands, on its screen."""
+    srv, _, work = classroom
+    ident = NO_KVM_MAC.replace(":", "-")
+    srv.publish(ident, {
+        "client.conf": f'GUESTS="windows"\nFILES="guests/ltsp/vmlinuz"\nSYSLOG={srv.ip}\n',
+        "guest-windows.conf": "[vm]\nbios = yes\nmemory = 128M\n",
+    })
+    (srv.tftp / "duet" / "clients" / f"{ident}.ipxe").write_text(
+        "#!ipxe\nset duet-extra console=ttyS0,115200n8\n")
+    srv.manifest()
+    # damaged after the manifest was written: a truncated kernel
+    kernel = srv.tftp / "duet" / "guests" / "ltsp" / "vmlinuz"
+    good = kernel.read_bytes()
+    kernel.unlink()                      # (a hard link into build/: never write through it)
+    kernel.write_bytes(good[: len(good) // 2])
+    pc = srv.boot_pc(NO_KVM_MAC, work / "pc2", cpu="qemu64,-svm")
+    try:
+        pc.wait_serial(r"guests/ltsp/vmlinuz is damaged \(sha256 [0-9a-f]{64}, the manifest says", 300)
+        kernel.unlink()
+        kernel.write_bytes(good)
+        pc.wait_serial(r"This PC has hardware virtualization switched off\. Enable VT-x/AMD-V", 120)
+        assert "starting: display" not in pc.console()
+        # the words are on the PC's screen (text on tty1, not a black screen)
+        shot = pc.screendump(work / "no-kvm.png").read_bytes()
+        assert share(shot, (0, 0, 0), 8) < 0.995, "the PC's screen shows nothing"
+        wait_for("the message in the server's syslog", lambda: "switched off" in
+                 (srv.work / "syslog.log").read_text(errors="replace"), 30, pc.tail)
+    finally:
+        pc.stop()

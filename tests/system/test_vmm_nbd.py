@@ -188,7 +188,9 @@ def test_nbd_disks_ride_out_server_restarts():
         assert "lost the connection to the server" in err, detail
         back = re.search(r"the server is back after ([\d.]+) s; (\d+) requests sent again", err)
         assert back, detail
-        assert 2.5 <= float(back.group(1)) < 60, detail
+        # (less than the 3 s the servers were away when the first request to
+        # meet the outage came late: the overlay guest works in RAM half the time)
+        assert float(back.group(1)) < 60, detail
         print(f"{run}: {rounds.group(1)} rounds; {back.group(0)}")
         if mode == "rw":
             # the server's file holds the guest's pattern, byte for byte

@@ -63,6 +63,7 @@ class Server:
         self.veth = f"dve-{self.tag}"[:15]
         self.prefix = f"10.{net}.0"
         self.ip = f"{self.prefix}.1"
+        self.ip6 = f"fd00:{net}::"     # a router advertisement: see _dnsmasq
         self.tftp = self.work / "tftp"
         self.procs: dict[str, subprocess.Popen] = {}
         self.pcs: list[PC] = []
@@ -91,6 +92,7 @@ class Server:
         run("ip", "link", "add", self.veth, "type", "veth", "peer", "name", "eth0", "netns", self.ns)
         run("ip", "link", "set", self.veth, "master", self.bridge, "up")
         self.nsrun("ip", "addr", "add", f"{self.ip}/24", "dev", "eth0")
+        self.nsrun("ip", "-6", "addr", "add", f"{self.ip6}1/64", "dev", "eth0", "nodad")
         self.nsrun("ip", "link", "set", "eth0", "up")
         self._dnsmasq()
         self.spawn("httpd", "ip", "netns", "exec", self.ns, "busybox", "httpd", "-f",
@@ -206,7 +208,10 @@ class Server:
                 .replace("@PXE_BOOT@", "duet/pxelinux.0"))
         conf += (f"\ninterface=eth0\nbind-interfaces\nlog-dhcp\nlog-facility=-\n"
                  f"dhcp-leasefile={self.work / 'leases'}\nuser=root\ngroup=root\n"
-                 f"dhcp-option=option:router,{self.ip}\n")
+                 f"dhcp-option=option:router,{self.ip}\n"
+                 # iPXE (2019) waits ~15 s for an IPv6 router advertisement
+                 # before it boots; a LAN with IPv6 sends one
+                 f"enable-ra\ndhcp-range={self.ip6},ra-only\n")
         leftover = [line for line in conf.splitlines() if "@" in line and not line.startswith("#")]
         if leftover:
             raise ClassroomError(f"classroom: unfilled placeholders in the dnsmasq snippet: {leftover}")

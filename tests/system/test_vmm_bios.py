@@ -232,7 +232,11 @@ printf '#!ipxe\necho duet-pxe: script fetched over TFTP from dnsmasq\n' > /tftp/
 tunctl -t tap0 > /dev/null
 ip addr add 192.168.78.1/24 dev tap0
 ip link set tap0 up
+# iPXE (2019) waits ~15 of its seconds for an IPv6 router advertisement
+# after its DHCP lease, minutes in a loaded rig: dnsmasq sends one.
+ip -6 addr add fd00:78::1/64 dev tap0 nodad
 dnsmasq --port=0 --interface=tap0 --bind-interfaces --dhcp-range=192.168.78.50,192.168.78.99 \
+    --enable-ra --dhcp-range=fd00:78::,ra-only \
     --enable-tftp --tftp-root=/tftp --dhcp-boot=boot.ipxe --log-dhcp --log-facility=/out/dnsmasq.log \
     --dhcp-leasefile=/tmp/dnsmasq.leases --pid-file=/run/dnsmasq.pid --user=root --group=root
 duet-vmm --bios --memory 128M --net tap=tap0 --boot net --serial /out/serial.log \
@@ -242,7 +246,7 @@ end=$(($(date +%s) + 150))
 while [ $(date +%s) -lt $end ] && ! grep -q "duet-pxe:" /out/serial.log 2>/dev/null; do sleep 0.5; done
 sleep 1
 # for the failure message: what crossed the TAP, and the VMM's state
-ip -s link show tap0 > /out/tap0.txt 2>&1
+cat /proc/net/dev > /out/tap0.txt 2>&1
 duet-vmctl /run/vmm.sock status >> /out/tap0.txt 2>&1
 kill $vmm
 kill $(cat /run/dnsmasq.pid) 2>/dev/null; true

@@ -225,8 +225,11 @@ class Server:
         for name, path in exports.items():
             lines += [f"[{name}]", f"exportname = {path}", "readonly = true", ""]
         (self.work / "nbd.conf").write_text("\n".join(lines))
-        self.spawn("nbd-server", "ip", "netns", "exec", self.ns, "nbd-server", "-d",
-                   "-C", self.work / "nbd.conf")
+        # Not -d: that serves one client at a time in one process, so a
+        # reconnecting client would wait for the old connection to end.
+        # nbd-server forks per client and daemonizes; stop() kills it with
+        # everything else in the namespace.
+        self.nsrun("nbd-server", "-C", self.work / "nbd.conf", "-p", self.work / "nbd.pid")
 
     def syslog(self) -> Path:
         """A syslog receiver (UDP 514) in the namespace; the file it fills."""

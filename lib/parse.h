@@ -14,4 +14,7 @@ int parse_u64(const char *s, uint64_t *out);
  * -ERANGE on overflow. */
 int parse_size(const char *s, uint64_t *out);
 
+/* parse_hex_digit: the value of one hex digit (either case), -1 if c is none. */
+int parse_hex_digit(char c);
+
 #endif

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parse.h"
+
 /* Opcodes (20.2.3 - 20.2.6, 20.3). */
 #define AML_ZERO_OP 0x00
 #define AML_ONE_OP 0x01
@@ -279,17 +281,6 @@ int aml_namestring_encode(const char *path, uint8_t *out, size_t cap)
 	return (int)len;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 uint32_t aml_eisaid(const char *id)
 {
 	uint32_t letters[3], digits = 0;
@@ -300,7 +291,7 @@ uint32_t aml_eisaid(const char *id)
 		letters[i] = (uint32_t)(id[i] - 0x40);
 	}
 	for (int i = 3; i < 7; i++) {
-		int d = hex_digit(id[i]);
+		int d = parse_hex_digit(id[i]);
 
 		if (d < 0)
 			return 0;

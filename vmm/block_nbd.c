@@ -56,6 +56,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "parse.h"
 
 #define NBD_DEFAULT_PORT "10809"
 /* NBD protocol: "an export name ... MUST NOT exceed 4096 bytes". */
@@ -194,17 +195,6 @@ void block_nbd_uri_free(struct block_nbd_uri *uri)
 	memset(uri, 0, sizeof(*uri));
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* uri_decode: [s, s + len) with its %XX escapes undone, as a new string;
  * NULL with *bad set for a broken escape or a NUL byte, or out of memory. */
 static char *uri_decode(const char *s, size_t len, bool *bad)
@@ -221,8 +211,8 @@ static char *uri_decode(const char *s, size_t len, bool *bad)
 			*o++ = s[i];
 			continue;
 		}
-		hi = i + 2 < len ? hex_digit(s[i + 1]) : -1;
-		lo = i + 2 < len ? hex_digit(s[i + 2]) : -1;
+		hi = i + 2 < len ? parse_hex_digit(s[i + 1]) : -1;
+		lo = i + 2 < len ? parse_hex_digit(s[i + 2]) : -1;
 		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
 			*bad = true;
 			free(out);
@@ -252,7 +242,7 @@ static bool uri_host_ok(const char *host, size_t len, bool bracketed)
 	if (!addr_len || (zone && addr_len + 3 == len))
 		return false;
 	for (size_t i = 0; i < addr_len; i++)
-		if (bracketed ? hex_digit(host[i]) < 0 && host[i] != ':' && host[i] != '.'
+		if (bracketed ? parse_hex_digit(host[i]) < 0 && host[i] != ':' && host[i] != '.'
 			      : !name_char(host[i]))
 			return false;
 	for (size_t i = addr_len + 3; zone && i < len; i++)

@@ -23,6 +23,7 @@
 
 #include "event.h"
 #include "log.h"
+#include "parse.h"
 
 /* ---- --net specs ---- */
 
@@ -44,17 +45,6 @@ static int spec_fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int net_mac_parse(const char *text, uint8_t mac[NET_MAC_LEN])
 {
 	uint8_t m[NET_MAC_LEN];
@@ -63,7 +53,7 @@ int net_mac_parse(const char *text, uint8_t mac[NET_MAC_LEN])
 	if (strlen(text) != 3 * NET_MAC_LEN - 1 || (sep != ':' && sep != '-'))
 		return -EINVAL;
 	for (unsigned i = 0; i < NET_MAC_LEN; i++) {
-		int hi = hex_digit(text[3 * i]), lo = hex_digit(text[3 * i + 1]);
+		int hi = parse_hex_digit(text[3 * i]), lo = parse_hex_digit(text[3 * i + 1]);
 
 		if (hi < 0 || lo < 0 || (i + 1 < NET_MAC_LEN && text[3 * i + 2] != sep))
 			return -EINVAL;

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "mem.h"
 #include "vm.h"
+#include "parse.h"
 
 /* What the machine calls itself (types 1 and 3). The version is the
  * virtual platform's: raise it when the hardware a guest sees changes. */
@@ -649,17 +650,6 @@ void smbios_tables_free(struct smbios_tables *t)
 	t->tables_len = 0;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int smbios_uuid_parse(const char *text, uint8_t uuid[SMBIOS_UUID_SIZE])
 {
 	unsigned n = 0;
@@ -674,8 +664,8 @@ int smbios_uuid_parse(const char *text, uint8_t uuid[SMBIOS_UUID_SIZE])
 				return -EINVAL;
 			continue;
 		}
-		hi = hex_digit(text[i]);
-		lo = hex_digit(text[i + 1]);
+		hi = parse_hex_digit(text[i]);
+		lo = parse_hex_digit(text[i + 1]);
 		if (hi < 0 || lo < 0)
 			return -EINVAL;
 		uuid[n++] = (uint8_t)(hi << 4 | lo);

@@ -28,7 +28,7 @@ import pytest
 
 from classroom import REPO, Server, two_guests
 from guest import STANDIN_BLUE
-from test_vmm_bios import png_pixels
+from pngread import png_pixels
 
 LTSP_GUEST = REPO / "build" / "netboot" / "duet" / "guests" / "ltsp"
 MAC = "52:54:00:00:77:01"
@@ -41,26 +41,21 @@ VNC_PASSWORD = "duet-e2e"
 VNC_CLIENT = REPO / "build" / "asan" / "tests" / "display" / "vnc_client"
 
 
-def share(png: bytes, rgb: tuple[int, int, int], tolerance: int = 24) -> float:
-    """The share of a PNG's pixels (sampled) within `tolerance` of rgb."""
-    w, h, px = png_pixels(png)
-    step = 3 * 61
-    hits = total = 0
-    for i in range(0, len(px) - 2, step):
-        total += 1
-        if all(abs(px[i + k] - rgb[k]) <= tolerance for k in range(3)):
-            hits += 1
-    return hits / max(total, 1)
-
-
-def ppm_share(path: Path, rgb: tuple[int, int, int], tolerance: int = 24) -> float:
-    data = path.read_bytes()
-    _, _, _, px = data.split(b"\n", 3)
+def rgb_share(px: bytes, rgb: tuple[int, int, int], tolerance: int = 24) -> float:
+    """The share of RGB pixels (every 61st sampled) within `tolerance` of rgb."""
     hits = total = 0
     for i in range(0, len(px) - 2, 3 * 61):
         total += 1
         hits += all(abs(px[i + k] - rgb[k]) <= tolerance for k in range(3))
     return hits / max(total, 1)
+
+
+def share(png: bytes, rgb: tuple[int, int, int], tolerance: int = 24) -> float:
+    return rgb_share(png_pixels(png)[2], rgb, tolerance)
+
+
+def ppm_share(path: Path, rgb: tuple[int, int, int], tolerance: int = 24) -> float:
+    return rgb_share(path.read_bytes().split(b"\n", 3)[3], rgb, tolerance)
 
 
 def wait_for(what: str, check, timeout: float, detail=lambda: "") -> None:

@@ -16,12 +16,11 @@ i440FX/PIIX machine.
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
-import zlib
 from pathlib import Path
 
 from guest import build_initrd, guest_kernel, make_syslinux_disk
+from pngread import png_pixels
 from rig import assert_ok, run_rig
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -32,42 +31,6 @@ FIRMWARE = {
     "/usr/share/seabios/bios-256k.bin": "/usr/share/seabios/bios-256k.bin",
     "/usr/share/seabios/vgabios-stdvga.bin": "/usr/share/seabios/vgabios-stdvga.bin",
 }
-
-
-def png_pixels(data: bytes) -> tuple[int, int, bytes]:
-    """Width, height and RGB rows of an 8-bit RGB PNG (what duet writes),
-    decoded with zlib alone: no imaging library needed."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    pos, idat, width = 8, b"", 0
-    while pos < len(data):
-        length = int.from_bytes(data[pos:pos + 4], "big")
-        kind = data[pos + 4:pos + 8]
-        body = data[pos + 8:pos + 8 + length]
-        if kind == b"IHDR":
-            width, height = int.from_bytes(body[:4], "big"), int.from_bytes(body[4:8], "big")
-            assert body[8] == 8 and body[9] == 2, "expected 8-bit RGB"
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + length
-    raw, stride, out, prev = zlib.decompress(idat), width * 3, bytearray(), bytearray(width * 3)
-    for y in range(height):
-        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for i in range(stride):
-            a = line[i - 3] if i >= 3 else 0
-            b, c = prev[i], prev[i - 3] if i >= 3 else 0
-            if f == 1:
-                line[i] = (line[i] + a) & 255
-            elif f == 2:
-                line[i] = (line[i] + b) & 255
-            elif f == 3:
-                line[i] = (line[i] + (a + b) // 2) & 255
-            elif f == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-        out += line
-        prev = line
-    return width, height, bytes(out)
 
 
 def differing_pixels(a: bytes, b: bytes) -> int:

@@ -27,6 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from cpio import Cpio  # noqa: E402
+from hostfiles import HostFileError, shared_libraries  # noqa: E402
 
 BINARIES = ["duet-vmm", "duet-display", "duet-vmctl"]
 RUNIT = ["usr/bin/runsvdir", "usr/bin/runsv", "usr/bin/sv", "usr/bin/svlogd"]
@@ -93,23 +94,6 @@ def resolve(names: list[str], table) -> list[str]:
             raise BuildError(f"modules.list: no module '{n}' in this kernel")
         visit(key)
     return sorted(want)
-
-
-def shared_libraries(binary: Path) -> list[str]:
-    p = subprocess.run(["ldd", str(binary)], capture_output=True, text=True)
-    if p.returncode != 0:
-        if "not a dynamic executable" in p.stdout + p.stderr:
-            return []
-        raise BuildError(f"ldd {binary}: {p.stdout}{p.stderr}".strip())
-    libs = []
-    for line in p.stdout.splitlines():
-        line = line.strip()
-        if "not found" in line:
-            raise BuildError(f"{binary} needs {line.split()[0]}, which is not installed")
-        m = re.match(r"\S+ => (/\S+)", line) or re.match(r"(/\S+)", line)
-        if m:
-            libs.append(m.group(1))
-    return libs
 
 
 def build(args) -> tuple[Path, Path]:
@@ -221,7 +205,7 @@ def main() -> int:
     args = ap.parse_args()
     try:
         build(args)
-    except (BuildError, OSError, subprocess.CalledProcessError) as e:
+    except (BuildError, HostFileError, OSError, subprocess.CalledProcessError) as e:
         print(f"mkimage: {e}", file=sys.stderr)
         return 1
     return 0

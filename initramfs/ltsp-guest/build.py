@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE.parent))
 from cpio import Cpio  # noqa: E402  (the shared, reproducible writer)
+import hostfiles  # noqa: E402
 
 # Drivers for duet-vmm's --kernel machine, loaded in this order (their
 # dependencies are put first): virtio-pci and its NIC, keyboard/tablet and
@@ -62,19 +63,10 @@ def fail(message: str) -> None:
 
 
 def shared_libraries(binary: str) -> list[str]:
-    """The absolute paths ldd lists for a host binary."""
-    p = subprocess.run(["ldd", binary], capture_output=True, text=True)
-    if p.returncode != 0:
-        fail(f"ldd {binary} failed: {p.stdout}{p.stderr}")
-    libs = []
-    for line in p.stdout.splitlines():
-        line = line.strip()
-        if "=> not found" in line:
-            fail(f"{binary} needs {line.split()[0]}, which ldd cannot find")
-        m = re.match(r"\S+ => (/\S+)", line) or re.match(r"(/\S+)", line)
-        if m:
-            libs.append(m.group(1))
-    return libs
+    try:
+        return hostfiles.shared_libraries(binary)
+    except hostfiles.HostFileError as e:
+        fail(str(e))
 
 
 def kernel_modules(kernel_dir: Path) -> tuple[str, list[Path]]:

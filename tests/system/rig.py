@@ -44,6 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "initramfs"))
 from cpio import Cpio  # noqa: E402  (shared with the image builders)
+import hostfiles  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -199,20 +200,10 @@ def _base_archive(modules: tuple[str, ...]) -> bytes:
 
 def shared_libraries(binary: str | Path) -> list[str]:
     """The absolute paths ldd lists for a host binary ([] if static)."""
-    p = subprocess.run(["ldd", str(binary)], capture_output=True, text=True)
-    if p.returncode != 0:
-        if "not a dynamic executable" in p.stdout + p.stderr:
-            return []
-        raise RigError(f"rig: ldd {binary} failed: {p.stdout}{p.stderr}")
-    libs = []
-    for line in p.stdout.splitlines():
-        line = line.strip()
-        if "=> not found" in line:
-            raise RigError(f"rig: {binary} needs {line.split()[0]}, which ldd cannot find")
-        m = re.match(r"\S+ => (/\S+)", line) or re.match(r"(/\S+)", line)
-        if m:
-            libs.append(m.group(1))
-    return libs
+    try:
+        return hostfiles.shared_libraries(binary)
+    except hostfiles.HostFileError as e:
+        raise RigError(f"rig: {e}") from None
 
 
 INIT = r"""#!/bin/sh

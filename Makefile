@@ -86,11 +86,13 @@ include tests/bench/bench.mk
 include tests/fuzz/fuzz.mk
 include tests/display/display.mk
 include netboot/netboot.mk
+include server-tools/server-tools.mk
 
 check: deps
 	$(MAKE) all
 	$(MAKE) check-unit
 	$(MAKE) check-display
+	$(MAKE) check-server
 	$(MAKE) check-kvm
 	$(MAKE) check-system
 

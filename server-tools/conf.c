@@ -140,11 +140,8 @@ static struct conf_section *section_open(struct load_state *st, const char *name
 	struct duet_conf *conf = st->conf;
 	int kind = classify_section(name);
 
-	if (kind < 0) {
-		conf_error(st, st->line, "[%s] is not server, common, clients, a MAC, an IP or a hostname",
-			   name);
-		return NULL;
-	}
+	if (kind < 0)
+		return NULL; /* read_line reported the header */
 	conf->sections = xrealloc(conf->sections, (conf->count + 1) * sizeof *conf->sections);
 	struct conf_section *s = &conf->sections[conf->count++];
 	*s = (struct conf_section){ .name = xstrdup(name), .kind = kind, .line = st->line };
@@ -234,6 +231,11 @@ static int on_entry(void *user, const char *section, const char *key, const char
 		server_set(st, key, value);
 		return 1;
 	}
+	if ((!strcmp(key, "hostname") || !strcmp(key, "ip")) && st->current->kind == CONF_MAC &&
+	    strpbrk(st->current->name, "*?[")) {
+		conf_error(st, st->line, "'%s' belongs in one PC's [MAC] section, not a glob's", key);
+		return 1;
+	}
 	char why[256];
 	if (conf_check_pc_entry(st->current->kind, key, value, why, sizeof why) < 0) {
 		conf_error(st, st->line, "%s", why);
@@ -272,9 +274,16 @@ static char *read_line(char *buf, int size, void *user)
 		p++;
 	if (*p == '[') {
 		st->section_line = st->line;
-		if (!strchr(p, ']')) {
+		const char *end = strchr(p, ']');
+		if (!end) {
 			conf_error(st, st->line, "section header without ']'");
 			buf[0] = '\0';
+		} else {
+			char name[256];
+			snprintf(name, sizeof name, "%.*s", (int)(end - p - 1 < 255 ? end - p - 1 : 255), p + 1);
+			if (classify_section(name) < 0)
+				conf_error(st, st->line,
+					   "[%s] is not server, common, clients, a MAC, an IP or a hostname", name);
 		}
 	} else if (*p && *p != '\n' && *p != '\r' && *p != '#' && *p != ';' && !strchr(p, '=')) {
 		conf_error(st, st->line, "not 'key = value', a [section] or a # comment");

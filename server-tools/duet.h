@@ -9,6 +9,7 @@
 
 struct duet_ctx {
 	struct duet_conf *conf;
+	int conf_errors;       /* errors conf_load reported (each printed once) */
 	const char *argv0_dir; /* the directory duet runs from (finds build/netboot) */
 };
 

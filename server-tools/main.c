@@ -110,7 +110,7 @@ int main(int argc, char **argv)
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
 	self[n > 0 ? n : 0] = '\0';
-	struct duet_ctx ctx = { .conf = conf, .argv0_dir = dirname(self) };
+	struct duet_ctx ctx = { .conf = conf, .conf_errors = errors, .argv0_dir = dirname(self) };
 	/* getopt in the command starts over on its own argv. */
 	optind = 0;
 	int status = cmd->main(&ctx, argc - cmd_index, argv + cmd_index);

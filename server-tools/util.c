@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <nettle/sha2.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,4 +284,14 @@ int sha256_file_hex(const char *path, char hex[65])
 	for (size_t i = 0; i < sizeof digest; i++)
 		sprintf(hex + 2 * i, "%02x", digest[i]);
 	return 0;
+}
+
+int path_fmt(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }

@@ -41,4 +41,7 @@ int sha256_file_hex(const char *path, char hex[65]);
 /* fsync_dir: fsync the directory holding path's last component. */
 int fsync_parent_dir(const char *path);
 
+/* path_fmt: snprintf into buf; -ENAMETOOLONG when it did not fit. */
+int path_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

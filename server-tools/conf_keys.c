@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image.h"
 #include "parse.h"
 
 enum value_type {
@@ -270,7 +271,7 @@ static int check_value(const struct key_def *d, const char *key, const char *v, 
 		if (!strncmp(v, "nbd://", 6) || !strncmp(v, "nbd+unix://", 11))
 			return strchr(v, ',') || strchr(v, ' ')
 				       ? fail(why, size, "%s: '%s': no options after the URL here", key, v) : 0;
-		if (strlen(v) > 32 || !guest_name_is_valid(v))
+		if (!image_name_is_valid(v))
 			return fail(why, size, "%s: '%s' is not a golden image name or an nbd:// URL", key, v);
 		return 0;
 	case V_TREE_PATH:

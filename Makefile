@@ -22,7 +22,7 @@ BASE_CPPFLAGS += $(shell pkg-config --cflags $(VMM_PKGS) 2>/dev/null)
 
 # duet-display: its objects get the display libraries' include paths.
 DISPLAY_SRCS := $(filter-out display/main.c,$(wildcard display/*.c))
-DISPLAY_PKGS := pixman-1 libpng libvncserver libdrm libevdev jansson inih
+DISPLAY_PKGS := pixman-1 libpng libvncserver libdrm libevdev jansson inih hogweed nettle
 DISPLAY_CFLAGS := $(shell pkg-config --cflags $(DISPLAY_PKGS) 2>/dev/null)
 DISPLAY_LIBS := $(shell pkg-config --libs $(DISPLAY_PKGS) 2>/dev/null)
 

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "loop.h"
 #include "peer.h"
+#include "remote_port.h"
 #include "screenshot.h"
 #include "vnc.h"
 
@@ -484,6 +485,9 @@ int display_create(struct display **out, struct display_options *opts)
 	err = vnc_start(&d->vnc, d);
 	if (err)
 		goto fail;
+	err = remote_port_start(&d->remote, d);
+	if (err)
+		goto fail;
 	if (opts->nguests) {
 		int first = 0;
 
@@ -509,6 +513,8 @@ void display_destroy(struct display *d)
 {
 	if (!d)
 		return;
+	remote_port_stop(d->remote);
+	d->remote = NULL;
 	vnc_stop(d->vnc);
 	d->vnc = NULL;
 	control_stop(d->control);

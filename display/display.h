@@ -20,6 +20,7 @@ struct output;
 struct input_source;
 struct control;
 struct vnc;
+struct remote_port;
 
 /* A guest as the display remembers it: a slot that outlives the guest's
  * connection, so a VMM that restarts finds its slot, hotkey and colour
@@ -48,6 +49,7 @@ struct display {
 	struct seat *seat;
 	struct control *control;
 	struct vnc *vnc;         /* NULL: no VNC */
+	struct remote_port *remote; /* NULL: no remote port */
 	struct guest guests[SEAT_MAX_SLOTS];
 	int active;              /* slot shown and fed, or SEAT_NO_SLOT */
 	/* connections */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "parse.h"
+#include "remote_port.h"
 #include "vnc.h"
 
 #define DISPLAY_VERSION "0.1"
@@ -316,6 +317,44 @@ static int set_vnc_input(struct display_options *o, const char *v, char *err, si
 	return 0;
 }
 
+/* set_remote_listen: a numeric address, or none: no remote port. */
+static int set_remote_listen(struct display_options *o, const char *v, char *err, size_t n)
+{
+	struct sockaddr_storage addr;
+	socklen_t len;
+
+	if (!strcmp(v, "none")) {
+		free(o->remote.listen);
+		o->remote.listen = NULL;
+		return 0;
+	}
+	if (vnc_parse_address(v, &addr, &len) < 0)
+		return fail(err, n, "remote-listen: '%s' is not an IPv4 or IPv6 address (or none)", v);
+	return set_string(&o->remote.listen, "remote-listen", v, err, n);
+}
+
+static int set_remote_port(struct display_options *o, const char *v, char *err, size_t n)
+{
+	return parse_uint("remote-port", v, 1, 65535, &o->remote.port, err, n);
+}
+
+static int set_remote_public_key_file(struct display_options *o, const char *v, char *err,
+				      size_t n)
+{
+	return set_string(&o->remote.public_key_file, "remote-public-key-file", v, err, n);
+}
+
+/* remote_check: the remote port never takes unsigned commands. */
+static int remote_check(const struct remote_options *r, char *err, size_t n)
+{
+	if (!r->listen)
+		return 0;
+	if (!r->public_key_file)
+		return fail(err, n, "remote-listen needs remote-public-key-file (the server's "
+			    "public key): the remote port takes signed commands only");
+	return remote_read_public_key(r->public_key_file, NULL, err, n) ? -EINVAL : 0;
+}
+
 static int set_verbose(struct display_options *o, const char *v, char *err, size_t n)
 {
 	(void)v;
@@ -367,6 +406,11 @@ static const struct option_desc option_table[] = {
 	{ "vnc-input", 0, "no|yes|NAME,...", "whose VNC clients may send keys and pointer:\n"
 	  "guests by name, screen (to the shown guest)\n(default: no, view-only)",
 	  set_vnc_input },
+	{ "remote-listen", 0, "ADDRESS", "where the remote port for `duet switch` listens:\n"
+	  "an IPv4 or IPv6 address, or none (default: none)", set_remote_listen },
+	{ "remote-port", 0, "PORT", "the remote port (default: 5899)", set_remote_port },
+	{ "remote-public-key-file", 0, "FILE", "the server's Ed25519 public key (64 hex\n"
+	  "digits); needed with remote-listen", set_remote_public_key_file },
 	{ "verbose", 'v', NULL, "log more", set_verbose },
 };
 #define OPTION_COUNT (sizeof(option_table) / sizeof(option_table[0]))
@@ -498,6 +542,8 @@ void display_options_free(struct display_options *o)
 	free(o->input);
 	free(o->vnc.listen);
 	free(o->vnc.password_file);
+	free(o->remote.listen);
+	free(o->remote.public_key_file);
 	free(o->start);
 	memset(o, 0, sizeof(*o));
 }
@@ -517,6 +563,7 @@ int display_options_parse(int argc, char **argv, struct display_options *o, char
 	o->edge_width = 4;
 	o->max_fps = 60;
 	o->vnc.base_port = VNC_BASE_PORT_DEFAULT;
+	o->remote.port = REMOTE_PORT_DEFAULT;
 	hotkeys_default(&o->hotkeys);
 	err[0] = 0;
 	if (set_string(&o->socket, "socket", DISPLAY_SOCKET_DEFAULT, err, errlen) ||
@@ -586,5 +633,7 @@ int display_options_parse(int argc, char **argv, struct display_options *o, char
 			return fail(err, errlen, "start: '%s' is not one of the guests (--guest)",
 				    o->start);
 	}
-	return vnc_check(&o->vnc, err, errlen) ? -EINVAL : hotkeys_check(&o->hotkeys, err, errlen);
+	if (vnc_check(&o->vnc, err, errlen) || remote_check(&o->remote, err, errlen))
+		return -EINVAL;
+	return hotkeys_check(&o->hotkeys, err, errlen);
 }

@@ -30,6 +30,13 @@ struct vnc_options {
 	unsigned ninput;
 };
 
+/* The remote port (display/remote_port.h): `duet switch` from the server. */
+struct remote_options {
+	char *listen;          /* a numeric IP address; NULL: off */
+	unsigned port;         /* REMOTE_PORT_DEFAULT */
+	char *public_key_file; /* the server's Ed25519 public key; needed with listen */
+};
+
 struct display_options {
 	char *socket;
 	char *control;
@@ -45,6 +52,7 @@ struct display_options {
 	unsigned nguests;
 	char *start;           /* the guest on screen at start; NULL: the first */
 	struct vnc_options vnc;
+	struct remote_options remote;
 	int verbose;
 };
 

@@ -184,6 +184,7 @@ struct pc_build {
 	const struct pc_id *pc;
 	struct report *report;
 	char address[64]; /* the server as PCs reach it, "" if unknown */
+	bool create_key;  /* make the server's remote key when missing */
 };
 
 static const char *get(struct pc_build *b, const char *key)
@@ -403,16 +404,16 @@ static void build_display(struct pc_build *b, struct file_set *set)
 	const char *remote = get(b, "remote-listen");
 	char pub[65] = "";
 	if (remote && strcmp(remote, "none")) {
-		int err = remote_public_key_hex(b->ctx->conf->server.key_file, false, pub);
-		if (err == -ENOENT)
-			report_error(b->report, line_of(b, "remote-listen"),
-				     "remote-listen: no key in %s yet (duet switch --init-key makes one)",
-				     b->ctx->conf->server.key_file);
-		else if (err < 0)
-			report_error(b->report, line_of(b, "remote-listen"), "remote-listen: %s: %s",
-				     b->ctx->conf->server.key_file, strerror(-err));
-		else
-			text_add(&t, "remote-public-key-file = /run/duet/config/remote.pub\n");
+		/* publish makes the server's key on first use; check and
+		 * show only look (and say nothing when it is not made yet). */
+		int err = remote_public_key_hex(b->ctx->conf->server.key_file, b->create_key, pub);
+		if (err < 0 && !(err == -ENOENT && !b->create_key))
+			report_error(b->report, line_of(b, "remote-listen"), "remote-listen: key %s: %s",
+				     b->ctx->conf->server.key_file, remote_key_strerror(err));
+		text_add(&t, "remote-public-key-file = /run/duet/config/remote.pub\n");
+		any = true;
+		if (err == -ENOENT && !b->create_key)
+			strcpy(pub, "(made by duet config publish)");
 	}
 	if (any)
 		set_add(set, "display.conf", &t);
@@ -493,9 +494,10 @@ static void build_pc(struct pc_build *b, struct file_set *set)
 		set->files[set->count++] = guests_set.files[i];
 }
 
-static void build_init(struct pc_build *b, struct duet_ctx *ctx, const struct pc_id *pc, struct report *r)
+static void build_init(struct pc_build *b, struct duet_ctx *ctx, const struct pc_id *pc, struct report *r,
+		       bool create_key)
 {
-	*b = (struct pc_build){ .ctx = ctx, .pc = pc, .report = r };
+	*b = (struct pc_build){ .ctx = ctx, .pc = pc, .report = r, .create_key = create_key };
 	if (conf_server_address(ctx->conf, b->address, sizeof b->address) < 0)
 		b->address[0] = '\0';
 }
@@ -507,7 +509,7 @@ struct plan {
 	struct file_set *sets; /* count + 1 */
 };
 
-static void plan_build(struct duet_ctx *ctx, struct plan *p, struct report *r)
+static void plan_build(struct duet_ctx *ctx, struct plan *p, struct report *r, bool create_key)
 {
 	static const struct pc_id default_pc = { 0 };
 	struct pc_build b;
@@ -518,10 +520,10 @@ static void plan_build(struct duet_ctx *ctx, struct plan *p, struct report *r)
 		fprintf(stderr, "duet: out of memory\n");
 		exit(1);
 	}
-	build_init(&b, ctx, &default_pc, r);
+	build_init(&b, ctx, &default_pc, r, create_key);
 	build_pc(&b, &p->sets[0]);
 	for (size_t i = 0; i < p->count; i++) {
-		build_init(&b, ctx, &p->pcs[i], r);
+		build_init(&b, ctx, &p->pcs[i], r, create_key);
 		build_pc(&b, &p->sets[i + 1]);
 	}
 }
@@ -543,7 +545,7 @@ static int config_check(struct duet_ctx *ctx, bool quiet)
 		fprintf(stderr, "duet: %s: no such file (duet install writes a first one)\n", ctx->conf->path);
 		return 1;
 	}
-	plan_build(ctx, &p, &r);
+	plan_build(ctx, &p, &r, false);
 	int errors = ctx->conf_errors + r.errors;
 	if (!quiet) {
 		if (errors)
@@ -627,7 +629,7 @@ static int config_show(struct duet_ctx *ctx, const char *who)
 	struct report r = { .path = ctx->conf->path };
 	struct pc_build b;
 	struct file_set set = { 0 };
-	build_init(&b, ctx, &pc, &r);
+	build_init(&b, ctx, &pc, &r, false);
 	build_pc(&b, &set);
 	char dashes[18];
 	mac_dashes(pc.mac, dashes);
@@ -784,7 +786,7 @@ static int config_publish(struct duet_ctx *ctx, bool dry_run)
 		fprintf(stderr, "duet: %s: no such file (duet install writes a first one)\n", ctx->conf->path);
 		return 1;
 	}
-	plan_build(ctx, &p, &r);
+	plan_build(ctx, &p, &r, !dry_run);
 	int errors = ctx->conf_errors + r.errors;
 	report_free(&r);
 	if (errors) {

@@ -13,6 +13,7 @@
 # Everything here is built with the sanitizers except the benchmark and the
 # rig's programs.
 
+
 DISPLAY_TEST_SRCS := $(wildcard tests/display/test_*.c)
 DISPLAY_TEST_BINS := $(patsubst tests/display/%.c,$(BUILD)/asan/tests/display/%,$(DISPLAY_TEST_SRCS))
 DISPLAY_PEER      := $(BUILD)/asan/tests/display/peer

@@ -1,0 +1,395 @@
+/* The remote port (see remote_port.h and remote_proto.h). Every byte a
+ * client sends is untrusted: a request is one line of at most
+ * REMOTE_REQUEST_MAX bytes of printable ASCII; nothing in it acts before
+ * its signature checks out against the server's public key over this
+ * connection's nonce. One command per connection: after the reply the
+ * display shuts its side, discards what else comes, and closes at the
+ * client's end or the timeout, so a reply is not lost to a reset. */
+#include "remote_port.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <nettle/eddsa.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "display.h"
+#include "log.h"
+#include "loop.h"
+#include "vnc.h"
+
+/* after the reply: how long a client may take to close its end */
+#define REMOTE_LINGER_MS 1000
+/* refusals logged per second at most; the rest are counted */
+#define REMOTE_REFUSED_LOG_PER_S 10
+
+struct remote_port;
+
+struct remote_client {
+	struct remote_port *r;
+	int fd;
+	int replied; /* draining until the client closes */
+	struct loop_timer *timer;
+	char addr[INET6_ADDRSTRLEN];
+	char nonce_hex[2 * REMOTE_NONCE_SIZE + 1];
+	size_t len;
+	char buf[REMOTE_REQUEST_MAX];
+};
+
+struct remote_port {
+	struct display *d;
+	int listen_fd;
+	uint8_t public_key[REMOTE_KEY_SIZE];
+	struct remote_client *clients[REMOTE_PORT_MAX_CLIENTS];
+	uint64_t full_log_ms;    /* last "too many connections" line */
+	uint64_t refused_log_ms; /* the second refusals are counted in */
+	unsigned refused_logged, refused_unlogged;
+};
+
+int remote_read_public_key(const char *path, uint8_t pub[REMOTE_KEY_SIZE], char *err,
+			   size_t errlen)
+{
+	char line[256];
+	uint8_t key[REMOTE_KEY_SIZE];
+	FILE *f = fopen(path, "r");
+	size_t len;
+
+	if (!f) {
+		int rc = -errno;
+
+		snprintf(err, errlen, "remote-public-key-file '%s': %s", path, strerror(errno));
+		return rc;
+	}
+	if (!fgets(line, sizeof(line), f))
+		line[0] = 0;
+	fclose(f);
+	len = strcspn(line, " \t\r\n");
+	if (len != 2 * REMOTE_KEY_SIZE || remote_hex_decode(line, REMOTE_KEY_SIZE, key)) {
+		snprintf(err, errlen, "remote-public-key-file '%s': the first line is not an Ed25519 "
+			 "public key (64 hex digits, as `duet config` publishes it)", path);
+		return -EINVAL;
+	}
+	if (pub)
+		memcpy(pub, key, sizeof(key));
+	return 0;
+}
+
+/* remote_refused: log a refusal, at most REMOTE_REFUSED_LOG_PER_S a
+ * second, so a flood of garbage cannot fill the log. */
+static void remote_refused(struct remote_client *c, const char *why)
+{
+	struct remote_port *r = c->r;
+	uint64_t now = loop_now_ms();
+
+	if (now - r->refused_log_ms >= 1000) {
+		if (r->refused_unlogged)
+			log_warn("remote port: %u more refusals not logged", r->refused_unlogged);
+		r->refused_log_ms = now;
+		r->refused_logged = 0;
+		r->refused_unlogged = 0;
+	}
+	if (r->refused_logged++ < REMOTE_REFUSED_LOG_PER_S)
+		log_warn("remote %s: refused: %s", c->addr, why);
+	else
+		r->refused_unlogged++;
+}
+
+static void remote_client_close(struct remote_client *c)
+{
+	struct remote_port *r = c->r;
+
+	for (unsigned i = 0; i < REMOTE_PORT_MAX_CLIENTS; i++)
+		if (r->clients[i] == c)
+			r->clients[i] = NULL;
+	loop_del_fd(r->d->loop, c->fd);
+	loop_timer_free(c->timer);
+	close(c->fd);
+	explicit_bzero(c, sizeof(*c));
+	free(c);
+}
+
+/* remote_reply: the one reply line; then the client gets a moment to
+ * read it and close its end. */
+static void remote_reply(struct remote_client *c, const char *fmt, const char *arg)
+{
+	char line[REMOTE_REPLY_MAX];
+	int n = snprintf(line, sizeof(line) - 1, fmt, arg);
+
+	if (n < 0 || (size_t)n >= sizeof(line) - 1)
+		n = snprintf(line, sizeof(line) - 1, "error: reply too long");
+	line[n++] = '\n';
+	/* a fresh connection's socket buffer holds a line: no partial sends */
+	if (send(c->fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n) {
+		remote_client_close(c);
+		return;
+	}
+	shutdown(c->fd, SHUT_WR);
+	c->replied = 1;
+	c->len = 0;
+	loop_timer_arm(c->timer, REMOTE_LINGER_MS, 0);
+}
+
+static void remote_status(struct remote_client *c)
+{
+	struct display *d = c->r->d;
+	char text[REMOTE_REPLY_MAX];
+	size_t len;
+
+	len = (size_t)snprintf(text, sizeof(text), "ok active=%s guests=",
+			       d->active == SEAT_NO_SLOT ? "" : d->guests[d->active].name);
+	for (unsigned i = 0; i < SEAT_MAX_SLOTS; i++) {
+		if (!d->guests[i].used)
+			continue;
+		/* 16 names of at most 31 characters fit REMOTE_REPLY_MAX */
+		len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s",
+					text[len - 1] == '=' ? "" : ",", d->guests[i].name);
+	}
+	log_debug("remote %s: status", c->addr);
+	remote_reply(c, "%s", text);
+}
+
+static void remote_switch(struct remote_client *c, const char *name)
+{
+	struct display *d = c->r->d;
+	char padded[DISPLAY_NAME_SIZE] = { 0 };
+	struct guest *g = NULL;
+
+	if (strlen(name) < sizeof(padded)) {
+		strcpy(padded, name);
+		if (display_name_is_valid(padded))
+			g = display_guest_by_name(d, padded);
+	}
+	if (!g) {
+		log_info("remote %s: switch %s: no such guest", c->addr, name);
+		remote_reply(c, "error: no guest '%s'", name);
+		return;
+	}
+	log_info("remote %s: switch %s", c->addr, name);
+	display_switch(d, (int)g->slot);
+	remote_reply(c, "%s", "ok");
+}
+
+/* remote_request: one line, NUL-terminated without its "\n" or "\r". */
+static void remote_request(struct remote_client *c, const char *line, size_t len)
+{
+	uint8_t sig[REMOTE_SIG_SIZE];
+	char message[2 * REMOTE_NONCE_SIZE + 1 + REMOTE_COMMAND_MAX + 1];
+	const char *command = line + 2 * REMOTE_SIG_SIZE + 1;
+	size_t command_len;
+
+	for (size_t i = 0; i < len; i++) {
+		if (line[i] < 0x20 || line[i] > 0x7e) {
+			remote_refused(c, "not a request line");
+			remote_reply(c, "%s", "error: not a request line");
+			return;
+		}
+	}
+	if (len <= 2 * REMOTE_SIG_SIZE + 1 || line[2 * REMOTE_SIG_SIZE] != ' ' ||
+	    remote_hex_decode(line, REMOTE_SIG_SIZE, sig)) {
+		remote_refused(c, "not a request line");
+		remote_reply(c, "%s", "error: not a request line (SIGNATURE COMMAND)");
+		return;
+	}
+	command_len = len - (2 * REMOTE_SIG_SIZE + 1);
+	if (command_len > REMOTE_COMMAND_MAX) {
+		remote_refused(c, "command too long");
+		remote_reply(c, "%s", "error: command too long");
+		return;
+	}
+	snprintf(message, sizeof(message), "%.64s %.64s", c->nonce_hex, command);
+	if (!ed25519_sha512_verify(c->r->public_key, strlen(message), (const uint8_t *)message,
+				   sig)) {
+		remote_refused(c, "not authenticated (bad signature)");
+		remote_reply(c, "%s", "error: not authenticated");
+		return;
+	}
+	if (!strcmp(command, "status"))
+		remote_status(c);
+	else if (!strncmp(command, "switch ", 7))
+		remote_switch(c, command + 7);
+	else {
+		log_info("remote %s: unknown command '%s'", c->addr, command);
+		remote_reply(c, "%s", "error: unknown command (status, switch NAME)");
+	}
+}
+
+static void remote_client_readable(void *opaque, uint32_t events)
+{
+	struct remote_client *c = opaque;
+	char *nl;
+	ssize_t n;
+
+	(void)events;
+	if (c->replied) {
+		char sink[512];
+
+		n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			remote_client_close(c);
+		return;
+	}
+	n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, MSG_DONTWAIT);
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (c->len)
+			remote_refused(c, "closed in the middle of a line");
+		remote_client_close(c);
+		return;
+	}
+	c->len += (size_t)n;
+	nl = memchr(c->buf, '\n', c->len);
+	if (!nl) {
+		if (c->len == sizeof(c->buf)) {
+			remote_refused(c, "line too long");
+			remote_reply(c, "%s", "error: line too long");
+		}
+		return;
+	}
+	*nl = 0;
+	if (nl > c->buf && nl[-1] == '\r')
+		*--nl = 0;
+	remote_request(c, c->buf, (size_t)(nl - c->buf));
+}
+
+static void remote_client_timeout(void *opaque)
+{
+	struct remote_client *c = opaque;
+
+	if (!c->replied)
+		remote_refused(c, "timed out before a request");
+	remote_client_close(c);
+}
+
+static void remote_peer_text(const struct sockaddr_storage *a, char *out, size_t n)
+{
+	snprintf(out, n, "?");
+	if (a->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, out, (socklen_t)n);
+	else if (a->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, out, (socklen_t)n);
+}
+
+static void remote_accept(void *opaque, uint32_t events)
+{
+	struct remote_port *r = opaque;
+	struct sockaddr_storage peer;
+	socklen_t peer_len = sizeof(peer);
+	uint8_t nonce[REMOTE_NONCE_SIZE];
+	char greeting[sizeof(REMOTE_GREETING) + 2 * REMOTE_NONCE_SIZE + 1];
+	struct remote_client *c;
+	unsigned slot;
+	int fd, n;
+
+	(void)events;
+	fd = accept4(r->listen_fd, (struct sockaddr *)&peer, &peer_len,
+		     SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	for (slot = 0; slot < REMOTE_PORT_MAX_CLIENTS && r->clients[slot]; slot++)
+		;
+	if (slot == REMOTE_PORT_MAX_CLIENTS) {
+		uint64_t now = loop_now_ms();
+
+		if (now - r->full_log_ms >= 1000) {
+			log_warn("remote port: refused a connection: %d are open already",
+				 REMOTE_PORT_MAX_CLIENTS);
+			r->full_log_ms = now;
+		}
+		close(fd);
+		return;
+	}
+	if (getrandom(nonce, sizeof(nonce), GRND_NONBLOCK) != (ssize_t)sizeof(nonce)) {
+		log_warn("remote port: no random numbers for a nonce yet: connection closed");
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->r = r;
+	c->fd = fd;
+	remote_peer_text(&peer, c->addr, sizeof(c->addr));
+	remote_hex_encode(nonce, sizeof(nonce), c->nonce_hex);
+	n = snprintf(greeting, sizeof(greeting), REMOTE_GREETING "%s\n", c->nonce_hex);
+	c->timer = loop_timer_create(r->d->loop, remote_client_timeout, c);
+	if (!c->timer || send(fd, greeting, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n ||
+	    loop_add_fd(r->d->loop, fd, EPOLLIN, remote_client_readable, c)) {
+		loop_timer_free(c->timer);
+		close(fd);
+		free(c);
+		return;
+	}
+	loop_timer_arm(c->timer, REMOTE_TIMEOUT_MS, 0);
+	r->clients[slot] = c;
+}
+
+void remote_port_stop(struct remote_port *r)
+{
+	if (!r)
+		return;
+	for (unsigned i = 0; i < REMOTE_PORT_MAX_CLIENTS; i++)
+		if (r->clients[i])
+			remote_client_close(r->clients[i]);
+	loop_del_fd(r->d->loop, r->listen_fd);
+	close(r->listen_fd);
+	free(r);
+}
+
+int remote_port_start(struct remote_port **out, struct display *d)
+{
+	const struct remote_options *o = &d->opts->remote;
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	struct remote_port *r;
+	char why[512];
+	int err, one = 1;
+
+	*out = NULL;
+	if (!o->listen)
+		return 0;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->d = d;
+	err = remote_read_public_key(o->public_key_file, r->public_key, why, sizeof(why));
+	if (err) {
+		log_error("%s", why);
+		free(r);
+		return err;
+	}
+	if (vnc_parse_address(o->listen, &addr, &addr_len) < 0) {
+		log_error("remote-listen '%s': not an IPv4 or IPv6 address", o->listen);
+		free(r);
+		return -EINVAL;
+	}
+	if (addr.ss_family == AF_INET)
+		((struct sockaddr_in *)&addr)->sin_port = htons((uint16_t)o->port);
+	else
+		((struct sockaddr_in6 *)&addr)->sin6_port = htons((uint16_t)o->port);
+	r->listen_fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (r->listen_fd < 0 ||
+	    setsockopt(r->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(r->listen_fd, (struct sockaddr *)&addr, addr_len) < 0 ||
+	    listen(r->listen_fd, 8) < 0 ||
+	    loop_add_fd(d->loop, r->listen_fd, EPOLLIN, remote_accept, r)) {
+		/* like a VNC port: the screen matters more than remote control */
+		log_error("remote port %s:%u: %s; running without it", o->listen, o->port,
+			  strerror(errno));
+		if (r->listen_fd >= 0)
+			close(r->listen_fd);
+		free(r);
+		return 0;
+	}
+	log_info("remote port on %s:%u (commands signed with the key in %s)", o->listen, o->port,
+		 o->public_key_file);
+	*out = r;
+	return 0;
+}

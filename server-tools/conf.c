@@ -191,11 +191,6 @@ static void server_set(struct load_state *st, const char *key, const char *value
 			sv->nbd_port = (int)port;
 		else
 			sv->edit_port = (int)port;
-	} else if (!strcmp(key, "nbd-server")) {
-		if (strcmp(value, "nbd-server") && strcmp(value, "qemu-nbd"))
-			conf_error(st, st->line, "nbd-server: '%s' is neither nbd-server nor qemu-nbd", value);
-		else
-			snprintf(sv->nbd_server, sizeof sv->nbd_server, "%s", value);
 	} else {
 		conf_error(st, st->line, "[server] has no key '%s'", key);
 	}
@@ -304,7 +299,6 @@ static void server_defaults(struct conf_server *sv)
 	sv->address[0] = '\0';
 	sv->nbd_port = 10809;
 	sv->edit_port = 10810;
-	strcpy(sv->nbd_server, "nbd-server");
 }
 
 int conf_load(const char *path, struct duet_conf **out)

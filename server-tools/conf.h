@@ -54,7 +54,6 @@ struct conf_server {
 	char address[64];         /* address: how PCs reach this server; "" = not set */
 	int nbd_port;             /* nbd-port: 10809, the golden images' read-only exports */
 	int edit_port;            /* edit-port: 10810, the writable overlay of `duet image edit` */
-	char nbd_server[16];      /* nbd-server: "nbd-server" or "qemu-nbd" */
 };
 
 struct duet_conf {

@@ -328,12 +328,6 @@ int image_serve_main(const struct duet_conf *conf, int argc, char **argv)
 		fprintf(stderr, "Usage: duet image serve\n");
 		return 2;
 	}
-	if (strcmp(conf->server.nbd_server, "nbd-server")) {
-		fprintf(stderr, "duet: image serve: nbd-server = %s is not supported yet; use "
-				"nbd-server = nbd-server\n",
-			conf->server.nbd_server);
-		return 1;
-	}
 	struct serve s = { .conf = conf };
 	char serve_pid_file[PATH_MAX];
 	int err = mkdir_p(conf->server.run_dir, 0755);

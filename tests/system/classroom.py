@@ -6,7 +6,8 @@ Used by `make demo` (scripts/demo.py) and the end-to-end test
 (tests/system/test_classroom.py).
 
     with Server(work) as srv:            # netns, veth, host-side bridge (no address)
-        srv.publish("default", client_conf, files)   # config + SHA256SUMS
+        two_guests(srv, "password")      # duet image import/serve, duet config publish
+        srv.publish(ident, files)        # or config by hand (+ SHA256SUMS)
         pc = srv.boot_pc("52:54:00:00:77:01", work / "pc1")
         pc.wait_serial("duet: ready", 300)
         pc.sendkey("ctrl_r-2"); pc.screendump(path)
@@ -14,7 +15,8 @@ Used by `make demo` (scripts/demo.py) and the end-to-end test
         ...
 
 The server runs real programs: dnsmasq (DHCP + TFTP), busybox httpd (HTTP
-boot), nbd-server (the Windows slot's golden disk) and, when asked, an
+boot), the `duet` command (its config publisher, and `duet image serve`
+running nbd-server for the Windows slot's golden disk) and, when asked, an
 XDMCP display manager for the LTSP guest. The host side is an L2 bridge
 without an address; nothing listens beyond the namespace except QEMU's VNC
 on 127.0.0.1 and the forwards made with forward().
@@ -33,6 +35,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 NETBOOT = REPO / "build" / "netboot"
+DUET = REPO / "build" / "bin" / "duet"
 QEMU = os.environ.get("DUET_RIG_QEMU", "qemu-system-x86_64")
 
 
@@ -191,6 +194,24 @@ class Server:
                 (d / name).write_text(content)
         self.manifest()
 
+    # ---- the real server command, `duet`, on this server's files
+    def duet_conf(self, body: str) -> Path:
+        """duet.conf with this server's paths and address in [server], then body."""
+        conf = self.work / "duet.conf"
+        conf.write_text(f"[server]\ntftp-root = {self.tftp}\nimages = {self.work / 'images'}\n"
+                        f"vms = {self.work / 'vms'}\nrun = {self.work / 'run'}\n"
+                        f"key = {self.work / 'remote.key'}\nethers = {self.work / 'ethers'}\n"
+                        f"leases = {self.work / 'leases'}\naddress = {self.ip}\n" + body)
+        return conf
+
+    def duet(self, *args) -> str:
+        """duet -c <duet.conf> ARGS; its output, or ClassroomError with it."""
+        r = run(DUET, "-c", self.work / "duet.conf", *args, check=False, timeout=600)
+        if r.returncode:
+            raise ClassroomError(f"classroom: duet {' '.join(map(str, args))}: exit {r.returncode}\n"
+                                 f"{r.stdout}{r.stderr}")
+        return r.stdout
+
     def add_file(self, rel: str, src: Path) -> None:
         """A shared file under duet/ (e.g. guests/ltsp/initrd.img)."""
         dst = self.tftp / "duet" / rel
@@ -218,18 +239,6 @@ class Server:
         (self.work / "dnsmasq.conf").write_text(conf)
         self.spawn("dnsmasq", "ip", "netns", "exec", self.ns, "dnsmasq", "--keep-in-foreground",
                    f"--conf-file={self.work / 'dnsmasq.conf'}", f"--pid-file={self.work / 'dnsmasq.pid'}")
-
-    def nbd(self, exports: dict[str, Path]) -> None:
-        """nbd-server in the namespace, one read-only export per image."""
-        lines = ["[generic]", f"listenaddr = {self.ip}", "allowlist = true", ""]
-        for name, path in exports.items():
-            lines += [f"[{name}]", f"exportname = {path}", "readonly = true", ""]
-        (self.work / "nbd.conf").write_text("\n".join(lines))
-        # Not -d: that serves one client at a time in one process, so a
-        # reconnecting client would wait for the old connection to end.
-        # nbd-server forks per client and daemonizes; stop() kills it with
-        # everything else in the namespace.
-        self.nsrun("nbd-server", "-C", self.work / "nbd.conf", "-p", self.work / "nbd.pid")
 
     def syslog(self) -> Path:
         """A syslog receiver (UDP 514) in the namespace; the file it fills."""
@@ -264,40 +273,54 @@ XDMCP = REPO / "initramfs" / "ltsp-guest" / "xdmcp-server.sh"
 
 def two_guests(srv: Server, vnc_password: str, pc_args: dict[str, str] | None = None) -> None:
     """The classroom of the demo, the end-to-end test and the benchmark:
-    every PC runs the Windows slot's stand-in (its disk from nbd-server)
-    and the LTSP guest (X over XDMCP from xdm on the server), VNC views
-    with a password on the PC's address. pc_args: {MAC: iPXE lines} for
-    per-PC settings (clients/<mac>.ipxe). xdm is stopped by srv.stop()."""
+    every PC runs the Windows slot's stand-in and the LTSP guest (X over
+    XDMCP from xdm on the server), VNC views with a password on the PC's
+    address. The server side is the real `duet` command: the stand-in is
+    imported as the golden image 'windows' (`duet image import`), served by
+    `duet image serve` (nbd-server) in the namespace, and every PC's config
+    comes from a duet.conf through `duet config publish`. pc_args: {MAC:
+    iPXE lines} for per-PC settings (clients/<mac>.ipxe). xdm and the NBD
+    server are stopped by srv.stop()."""
     from guest import make_windows_standin
 
     disk = srv.work / "windows-standin.img"
     make_windows_standin(disk)
-    srv.nbd({"windows": disk})
     srv.syslog()
     xdm = srv.work / "xdm"
     subprocess.run(["sh", str(XDMCP), "start", srv.ip, str(xdm), srv.ns], check=True,
                    capture_output=True, timeout=60)
     srv.on_stop.append(lambda: subprocess.run(["sh", str(XDMCP), "stop", str(xdm)],
                                               capture_output=True, timeout=60))
-    srv.publish("default", {
-        "client.conf": (f'GUESTS="windows ltsp"\nSCREEN=windows\nSYSLOG={srv.ip}\n'
-                        'COLOR_windows=#2060ff\nCOLOR_ltsp=#30c050\n'
-                        'FILES="guests/ltsp/vmlinuz guests/ltsp/initrd.img"\n'),
-        "display.conf": ("[display]\nvnc-listen = 0.0.0.0\n"
-                         "vnc-password-file = /run/duet/config/vnc.passwd\n"),
-        "vnc.passwd": vnc_password + "\n",
-        "guest-windows.conf": (f"[vm]\nbios = yes\nmemory = 256M\n"
-                               f"disk = nbd://{srv.ip}/windows,overlay=ram\n"),
-        "guest-ltsp.conf": ("[vm]\nmemory = 384M\n"
-                            "kernel = /run/duet/files/guests/ltsp/vmlinuz\n"
-                            "initrd = /run/duet/files/guests/ltsp/initrd.img\n"
-                            f"append = console=ttyS0 quiet duet.xdmcp={srv.ip}\n"),
-    })
+    (srv.work / "vnc.passwd").write_text(vnc_password + "\n")
+    conf = srv.duet_conf(f"""
+[clients]
+guests = windows ltsp
+screen = windows
+syslog = yes
+vnc-listen = 0.0.0.0
+vnc-password-file = {srv.work / "vnc.passwd"}
+windows.memory = 256M
+windows.disk = windows
+windows.color = #2060ff
+ltsp.memory = 384M
+ltsp.kernel = guests/ltsp/vmlinuz
+ltsp.initrd = guests/ltsp/initrd.img
+ltsp.append = console=ttyS0 quiet duet.xdmcp={srv.ip}
+ltsp.color = #30c050
+""")
+    srv.duet("image", "import", disk, "windows")
+    srv.spawn("duet-image-serve", "ip", "netns", "exec", srv.ns, DUET, "-c", conf, "image", "serve")
+    deadline = time.monotonic() + 60
+    while srv.nsrun("nbdinfo", "--size", f"nbd://{srv.ip}/windows", check=False).returncode:
+        if time.monotonic() > deadline:
+            raise ClassroomError("classroom: duet image serve did not serve 'windows' within 60 s:\n"
+                                 + srv.log("duet-image-serve"))
+        time.sleep(0.2)
     clients = srv.tftp / "duet" / "clients"
     clients.mkdir(exist_ok=True)
     for mac, lines in (pc_args or {}).items():
         (clients / (mac.replace(":", "-") + ".ipxe")).write_text("#!ipxe\n" + lines + "\n")
-    srv.manifest()
+    srv.duet("config", "publish")
 
 
 class PC:

@@ -290,3 +290,46 @@ def test_missing_config_file(server):
     assert r.returncode == 2 and "Usage: duet config" in r.stderr
     r = server.run("config", "--help", check=True)
     assert "publish" in r.stdout
+
+
+def test_maintenance_mode_boots_the_edit(server, tmp_path):
+    """A PC with `maintenance = windows` gets the writable edit of `duet
+    image edit` instead of the golden image with a RAM overlay; what it
+    writes becomes the next version with `duet image commit`."""
+    from test_image import free_port as port, make_raw, qemu_io_write, sha256, stop_daemons
+
+    nbd, edit = port(), port()
+    body = classroom(server, f"\n[{MAC1}]\nmaintenance = windows\n")
+    for f in server.images.iterdir():
+        f.unlink()
+    server.write_conf(body, server_extra=f"address = 127.0.0.1\nnbd-port = {nbd}\nedit-port = {edit}\n")
+    src = make_raw(tmp_path / "win.raw", 4 << 20, seed=3)
+    server.run("image", "import", str(src), "windows", check=True)
+    try:
+        r = server.run("config", "check")
+        line = server.conf.read_text().splitlines().index("maintenance = windows") + 1
+        assert (f":{line}: maintenance = windows: image 'windows' has no open edit "
+                "(duet image edit windows)") in r.stderr, r.stderr
+        assert_clean_error(server.run("config", "publish"), "nothing published")
+
+        server.run("image", "edit", "windows", check=True)
+        server.run("config", "publish", check=True)
+        cfg = server.tftp / "duet" / "config"
+        mine = (cfg / MAC1.replace(":", "-") / "guest-windows.conf").read_text()
+        assert f"disk = nbd://127.0.0.1:{edit}/windows-edit\n" in mine
+        assert (f"disk = nbd://127.0.0.1:{nbd}/windows,overlay=ram\n"
+                in (cfg / "default" / "guest-windows.conf").read_text())
+        # the maintenance PC writes (here: qemu-io through the same URL)
+        qemu_io_write(edit, "windows-edit", 0x5a, 1 << 20, 8192)
+        server.run("image", "commit", "windows", check=True)
+        want = bytearray(src.read_bytes())
+        want[1 << 20:(1 << 20) + 8192] = b"\x5a" * 8192
+        assert sha256(server.images / "windows") == hashlib.sha256(want).hexdigest()
+        # With the edit committed the maintenance line must go before
+        # the next publish; without it, the PC is back on the golden image.
+        assert_clean_error(server.run("config", "publish"), "has no open edit")
+        server.conf.write_text(server.conf.read_text().replace("maintenance = windows\n", ""))
+        r = server.run("config", "publish", check=True)
+        assert f"write config/{MAC1.replace(':', '-')}/guest-windows.conf" in r.stdout
+    finally:
+        stop_daemons(server)

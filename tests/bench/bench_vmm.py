@@ -64,14 +64,13 @@ Benchmarks (see README.md):
       --disk nbd://127.0.0.1:10809/golden,ro against (a) duet-vmm reading
       the same image as a file (--disk file=...,ro) and (b) QEMU -M pc
       reading it through its own NBD client (-drive file=nbd://...).
-  nbd-serve-30 (host-side, no VMM: which server for the golden images):
+  nbd-serve-30 (host-side: the server that holds the golden images):
       30 nbdcopy readers (each as one duet-vmm reads: one connection, 8
-      requests of 256 KiB in flight) of one 64 MiB golden image
-      at once, served read-only by nbd-server and then by qemu-nbd on this
-      machine's loopback; aggregate MB/s = 30 x 64 MiB / wall time. No
-      duet-vmm in it, so it is a detail line, not a bench line:
-          nbd-serve-30: nbd-server=V MB/s qemu-nbd=V MB/s ratio=R ...
-      (R = nbd-server/qemu-nbd).
+      requests of 256 KiB in flight) of one 64 MiB golden image at once,
+      on this machine's loopback: imported with `duet image import` and
+      served by `duet image serve` (its supervised nbd-server), then the
+      same file by qemu-nbd; aggregate MB/s = 30 x 64 MiB / wall time:
+          bench nbd-serve-30: duet=V MB/s qemu-nbd=V MB/s ratio=R
 """
 from __future__ import annotations
 
@@ -668,13 +667,11 @@ def report(args, plan: Plan, results: dict, files: dict[str, bytes]) -> int:
         line(rep, "nbd-read", rates["duet"], "qemu-pc", rates["qemu-pc"], "MB/s", 1)
         detail.append(f"nbd: {BLK_MB} MiB read over NBD from qemu-nbd on the rig's loopback "
                       f"(MB = 10^6 bytes); medians of {args.nbd_reps}")
-        # No duet-vmm in it: a detail line, not a "bench NAME: duet=..." one.
         serve = getattr(args, "nbd_serve", None) or {}
-        a, b = serve.get("nbd-server"), serve.get("qemu-nbd")
-        detail.append(f"nbd-serve-30: nbd-server={fmt(a, 'MB/s', 0)} qemu-nbd={fmt(b, 'MB/s', 0)} "
-                      f"ratio={f'{a / b:.2f}' if a and b else 'n/a'} ({NBD_SERVE_CLIENTS} "
-                      f"nbdcopy readers at once, {NBD_SERVE_MB} MiB each, on this machine, "
-                      "not in the rig)")
+        line(rep, "nbd-serve-30", serve.get("duet"), "qemu-nbd", serve.get("qemu-nbd"), "MB/s")
+        detail.append(f"nbd-serve-30: {NBD_SERVE_CLIENTS} nbdcopy readers at once, "
+                      f"{NBD_SERVE_MB} MiB each, on this machine, not in the rig; duet = "
+                      "duet image serve (nbd-server)")
 
     for d in detail:
         print("  " + d)
@@ -687,25 +684,27 @@ def report(args, plan: Plan, results: dict, files: dict[str, bytes]) -> int:
     return 0
 
 
-def nbd_serve_bench(work: Path) -> dict[str, float | None]:
+def nbd_serve_bench(work: Path, duet: Path) -> dict[str, float | None]:
     """nbd-serve-30: NBD_SERVE_CLIENTS nbdcopy readers at once of one golden
-    image served read-only by nbd-server, then by qemu-nbd, on this
+    image served read-only by `duet image serve`, then by qemu-nbd, on this
     machine's loopback; aggregate MB/s per server (None: it failed)."""
     img = work / "golden.img"
     with open(img, "wb") as f:
         f.write(bytes(range(256)) * (NBD_SERVE_MB << 12))
     out: dict[str, float | None] = {}
-    for server in ("nbd-server", "qemu-nbd"):
+    for server in ("duet", "qemu-nbd"):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        if server == "nbd-server":
-            conf = work / "nbd.conf"
-            conf.write_text(f"[generic]\nlistenaddr = 127.0.0.1\nport = {port}\n"
-                            f"[golden]\nexportname = {img}\nreadonly = true\n")
-            # It becomes a daemon (its own process group, written to the
-            # pid file) and forks a child per client: one killpg ends them all.
-            argv = ["nbd-server", "-C", str(conf), "-p", str(work / "nbd.pid")]
+        if server == "duet":
+            conf = work / "duet.conf"
+            conf.write_text(f"[server]\nimages = {work / 'images'}\nrun = {work / 'run'}\n"
+                            f"tftp-root = {work / 'tftp'}\naddress = 127.0.0.1\nnbd-port = {port}\n")
+            subprocess.run([str(duet), "-c", str(conf), "image", "import", str(img), "golden"],
+                           check=True, capture_output=True, timeout=300)
+            # In the foreground, as systemd runs it; its nbd-server forks
+            # a child per client. killpg of serve's group ends them all.
+            argv = [str(duet), "-c", str(conf), "image", "serve"]
         else:
             argv = ["qemu-nbd", "-r", "-t", "-f", "raw", "-x", "golden", "-b", "127.0.0.1",
                     "-p", str(port), "-e", str(NBD_SERVE_CLIENTS), str(img)]
@@ -746,13 +745,17 @@ def nbd_serve_bench(work: Path) -> dict[str, float | None]:
             else:
                 out[server] = NBD_SERVE_CLIENTS * NBD_SERVE_MB * 1048576 / 1e6 / secs
         finally:
-            if server == "nbd-server" and (work / "nbd.pid").exists():
-                pgid = int((work / "nbd.pid").read_text().split()[0])
             try:
                 os.killpg(pgid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-            proc.wait(timeout=10)
+            proc.wait(timeout=30)
+            if server == "duet" and (work / "run" / "nbd-server.pid").exists():
+                try:
+                    os.killpg(int((work / "run" / "nbd-server.pid").read_text().split()[0]),
+                              signal.SIGTERM)
+                except (ProcessLookupError, ValueError):
+                    pass
     return out
 
 
@@ -838,7 +841,7 @@ def main() -> int:
         if "nbd" in args.only.split(","):
             print("bench: nbd-serve-30 on this machine...", end="", flush=True)
             start = time.monotonic()
-            args.nbd_serve = nbd_serve_bench(stage)
+            args.nbd_serve = nbd_serve_bench(stage, Path(args.vmm).parent / "duet")
             print(f" {time.monotonic() - start:.0f} s", flush=True)
     finally:
         shutil.rmtree(stage, ignore_errors=True)

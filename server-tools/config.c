@@ -776,7 +776,7 @@ static int write_manifest(const char *root, bool dry_run, int *changes)
 	return err;
 }
 
-static int config_publish(struct duet_ctx *ctx, bool dry_run)
+int duet_config_publish(struct duet_ctx *ctx, bool dry_run)
 {
 	struct report r = { .path = ctx->conf->path };
 	struct plan p = { 0 };
@@ -912,7 +912,7 @@ int duet_config_main(struct duet_ctx *ctx, int argc, char **argv)
 	if (sub && !strcmp(sub, "show") && rest == 1)
 		return config_show(ctx, argv[optind + 1]);
 	if (sub && !strcmp(sub, "publish") && rest == 0)
-		return config_publish(ctx, dry_run);
+		return duet_config_publish(ctx, dry_run);
 	if (sub && !strcmp(sub, "pcs") && rest == 0)
 		return config_pcs(ctx);
 	config_usage(stderr);

@@ -5,6 +5,8 @@
 #ifndef DUET_DUET_H
 #define DUET_DUET_H
 
+#include <stdbool.h>
+
 #include "conf.h"
 
 struct duet_ctx {
@@ -19,5 +21,8 @@ int duet_image_main(struct duet_ctx *ctx, int argc, char **argv);
 int duet_vm_main(struct duet_ctx *ctx, int argc, char **argv);
 int duet_wall_main(struct duet_ctx *ctx, int argc, char **argv);
 int duet_switch_main(struct duet_ctx *ctx, int argc, char **argv);
+
+/* duet_config_publish: `duet config publish [--dry-run]`; 0 or 1. */
+int duet_config_publish(struct duet_ctx *ctx, bool dry_run);
 
 #endif

@@ -54,8 +54,10 @@ int image_nbd_url(const struct duet_conf *conf, const char *name, bool edit,
 
 	if (!image_name_is_valid(name) || image_current(conf, name, version) < 0)
 		return -ENOENT;
+	/* The version's own export: a PC that reconnects after a commit
+	 * keeps reading the version it booted with. */
 	if (!edit)
-		return url_put(buf, size, address, conf->server.nbd_port, name, "");
+		return url_put(buf, size, address, conf->server.nbd_port, version, "");
 	if (image_path(conf, name, "-edit.qcow2", path) < 0 || access(path, F_OK) < 0)
 		return -ENOENT;
 	return url_put(buf, size, address, conf->server.edit_port, name, "-edit");
@@ -757,6 +759,27 @@ static void usage(FILE *f)
 		   "`duet image COMMAND --help` for a command's. See docs/duet-image.md.\n");
 }
 
+/* republish: PCs' configs name a version's own export (image_nbd_url),
+ * so a new current version reaches them through `duet config publish`,
+ * done here once the classroom has been published before. Its failure
+ * leaves the image change in place and the PCs on the version their
+ * config names; it is told, not an error of this command. */
+static void republish(struct duet_ctx *ctx)
+{
+	char config_dir[PATH_MAX];
+	struct stat st;
+
+	if (!ctx->conf->exists ||
+	    path_fmt(config_dir, sizeof config_dir, "%s/duet/config", ctx->conf->server.tftp_root) < 0 ||
+	    stat(config_dir, &st) < 0)
+		return;
+	printf("duet config publish:\n");
+	fflush(stdout);
+	if (duet_config_publish(ctx, false) != 0)
+		fprintf(stderr, "duet: image: the PCs keep the version their published config names "
+				"until `duet config publish` succeeds\n");
+}
+
 int duet_image_main(struct duet_ctx *ctx, int argc, char **argv)
 {
 	static const struct {
@@ -776,9 +799,18 @@ int duet_image_main(struct duet_ctx *ctx, int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].run(ctx->conf, argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (strcmp(argv[1], commands[i].name))
+			continue;
+		int status = commands[i].run(ctx->conf, argc - 1, argv + 1);
+		bool asked_help = false;
+		for (int a = 2; a < argc; a++)
+			asked_help |= !strcmp(argv[a], "--help") || !strcmp(argv[a], "-h");
+		if (status == 0 && !asked_help &&
+		    (!strcmp(argv[1], "import") || !strcmp(argv[1], "commit") || !strcmp(argv[1], "rollback")))
+			republish(ctx);
+		return status;
+	}
 	fprintf(stderr, "duet: image: no command '%s' (see duet image --help)\n", argv[1]);
 	return 2;
 }

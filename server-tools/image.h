@@ -9,7 +9,9 @@
 
 /* image_nbd_url: the URL a classroom PC's duet-vmm opens for golden image
  * name, with `address` the server's address as PCs reach it:
- * "nbd://ADDRESS:NBD_PORT/NAME" (the current version, read-only), or with
+ * "nbd://ADDRESS:NBD_PORT/VERSION" (the current version's own export, e.g.
+ * windows-2026-11-24.raw, read-only, so that a PC that reconnects keeps
+ * the version it booted with), or with
  * edit the writable overlay `duet image edit` opened. -ENOENT when there is
  * no such image (or, with edit, no open edit); -ENAMETOOLONG if it does
  * not fit. */

@@ -1,5 +1,6 @@
-/* `duet image serve` (see image_serve.h): one nbd-server with one
- * read-only export per image, whose file is the image's symlink.
+/* `duet image serve` (see image_serve.h): one nbd-server with a
+ * read-only export per image, whose file is the image's symlink, and one
+ * per version file (the exports PCs' configs name).
  *
  * nbd-server forks a process per client, and that process opens the
  * export's file: a client keeps the version it connected to, a new client
@@ -204,12 +205,40 @@ static void stop_listener(struct serve *s)
 	s->server = 0;
 }
 
-/* converge: the listener runs with an export per image. */
+/* export_names: one export per image (NAME: its symlink, the current
+ * version) and one per version file (NAME-DATE.raw: what a PC's published
+ * config names, so that a PC reconnecting after a commit or rollback gets
+ * the version it booted with, never a mix of two). Sorted: image names
+ * first, then versions. */
+static int export_names(const struct duet_conf *conf, struct image_strv *out)
+{
+	struct image_strv images;
+	int err = image_names(conf, &images);
+
+	if (err < 0)
+		return err;
+	size_t count = images.n;
+	*out = images; /* out->v moves as versions are pushed: index it anew */
+	for (size_t i = 0; i < count && !err; i++) {
+		struct image_strv versions;
+		err = image_versions(conf, out->v[i], &versions);
+		if (err < 0)
+			break;
+		for (size_t j = 0; !err && j < versions.n; j++)
+			err = image_strv_push(out, versions.v[j]);
+		image_strv_free(&versions);
+	}
+	if (err < 0)
+		image_strv_free(out);
+	return err;
+}
+
+/* converge: the listener runs with the exports export_names lists. */
 static void converge(struct serve *s)
 {
 	struct image_strv names;
 
-	if (image_names(s->conf, &names) < 0)
+	if (export_names(s->conf, &names) < 0)
 		return;
 	bool changed = !same_names(&names, &s->running);
 	if (!changed && (s->server > 0 || s->restart_at == 0 || now() < s->restart_at)) {
@@ -217,7 +246,7 @@ static void converge(struct serve *s)
 		return;
 	}
 	if (changed && s->server > 0)
-		serve_log("images now: %zu; restarting nbd-server's listener (open connections stay)",
+		serve_log("exports now: %zu; restarting nbd-server's listener (open connections stay)",
 		     names.n);
 	stop_listener(s);
 	image_strv_free(&s->running);
@@ -236,8 +265,9 @@ static void converge(struct serve *s)
 		return;
 	}
 	s->started_at = now();
-	serve_log("nbd-server (pid %d) serves %zu image%s read-only on port %d", (int)s->server, names.n,
-	     names.n == 1 ? "" : "s", s->conf->server.nbd_port);
+	serve_log("nbd-server (pid %d) serves %zu export%s read-only on port %d (each image and each "
+		  "of its versions)", (int)s->server, names.n, names.n == 1 ? "" : "s",
+		  s->conf->server.nbd_port);
 	write_exports(s, true);
 }
 

@@ -191,7 +191,9 @@ def test_publish_writes_what_the_image_reads(server):
     assert 'GUESTS="windows ltsp"' in client and "SYSLOG=10.0.0.1" in client
     assert 'FILES="guests/ltsp/vmlinuz guests/ltsp/initrd.img"' in client
     win = files["config/default/guest-windows.conf"].decode()
-    assert "bios = yes" in win and "disk = nbd://10.0.0.1:10809/windows,overlay=ram" in win
+    # the current version's own export: a PC that reconnects after a
+    # commit keeps reading the version it booted with
+    assert "bios = yes" in win and "disk = nbd://10.0.0.1:10809/windows-2026-11-24.raw,overlay=ram" in win
     assert files["config/default/vnc.passwd"] == b"s3cret\n"
     # SHA256SUMS covers every file, as sha256sum -c reads it
     sums = files["SHA256SUMS"].decode().splitlines()
@@ -317,7 +319,8 @@ def test_maintenance_mode_boots_the_edit(server, tmp_path):
         cfg = server.tftp / "duet" / "config"
         mine = (cfg / MAC1.replace(":", "-") / "guest-windows.conf").read_text()
         assert f"disk = nbd://127.0.0.1:{edit}/windows-edit\n" in mine
-        assert (f"disk = nbd://127.0.0.1:{nbd}/windows,overlay=ram\n"
+        v1 = os.readlink(server.images / "windows")
+        assert (f"disk = nbd://127.0.0.1:{nbd}/{v1},overlay=ram\n"
                 in (cfg / "default" / "guest-windows.conf").read_text())
         # the maintenance PC writes (here: qemu-io through the same URL)
         qemu_io_write(edit, "windows-edit", 0x5a, 1 << 20, 8192)
@@ -331,5 +334,14 @@ def test_maintenance_mode_boots_the_edit(server, tmp_path):
         server.conf.write_text(server.conf.read_text().replace("maintenance = windows\n", ""))
         r = server.run("config", "publish", check=True)
         assert f"write config/{MAC1.replace(':', '-')}/guest-windows.conf" in r.stdout
+        v2 = os.readlink(server.images / "windows")
+        assert v2 != v1
+        assert (f"disk = nbd://127.0.0.1:{nbd}/{v2},overlay=ram\n"
+                in (cfg / "default" / "guest-windows.conf").read_text())
+        # a rollback publishes by itself: PCs that boot get v1 again
+        r = server.run("image", "rollback", "windows", check=True)
+        assert "duet config publish:" in r.stdout
+        assert (f"disk = nbd://127.0.0.1:{nbd}/{v1},overlay=ram\n"
+                in (cfg / "default" / "guest-windows.conf").read_text())
     finally:
         stop_daemons(server)

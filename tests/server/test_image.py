@@ -338,8 +338,9 @@ def test_open_connection_keeps_its_version(serve: Serve, tmp_path: Path):
     try:
         assert before.read(0, 512) == old.read_bytes()[:512]
         server.run("image", "import", "--new-version", str(new), "win", check=True)
-        # New connections get the new version...
-        assert nbd_sha256(f"nbd://127.0.0.1:{server.nbd_port}/win") == sha256(new)
+        # New connections get the new version (once serve has restarted
+        # its listener with the new version's export)...
+        serve.wait_serving("win", sha256(new))
         # ...the one opened before keeps reading the old, whole.
         assert before.sha256() == sha256(old)
     finally:
@@ -384,7 +385,11 @@ def test_edit_commit_rollback(serve: Serve, tmp_path: Path):
     new_sha = hashlib.sha256(expect).hexdigest()
     assert sha256(v2) == new_sha
     assert sha256(v1) == sha256(src)
-    assert nbd_sha256(f"nbd://127.0.0.1:{server.nbd_port}/win") == new_sha
+    serve.wait_serving("win", new_sha)
+    # Each version is its own export too (what PCs' configs name): one
+    # that reconnects keeps the version it booted with.
+    serve.wait_serving(v2.name, new_sha)
+    assert nbd_sha256(f"nbd://127.0.0.1:{server.nbd_port}/{v1.name}") == sha256(src)
     assert_clean_error(server.run("image", "commit", "win"), "no open edit")
 
     r = server.run("image", "rollback", "win", check=True)

@@ -419,11 +419,20 @@ struct pc_list {
 	size_t count;
 };
 
-static struct pc_id *pc_list_get(struct pc_list *l, const char *mac)
+static struct pc_id *pc_list_find(struct pc_list *l, const char *mac)
 {
 	for (size_t i = 0; i < l->count; i++)
 		if (!strcmp(l->pcs[i].mac, mac))
 			return &l->pcs[i];
+	return NULL;
+}
+
+static struct pc_id *pc_list_get(struct pc_list *l, const char *mac)
+{
+	struct pc_id *known = pc_list_find(l, mac);
+
+	if (known)
+		return known;
 	l->pcs = xrealloc(l->pcs, (l->count + 1) * sizeof *l->pcs);
 	struct pc_id *pc = &l->pcs[l->count++];
 	memset(pc, 0, sizeof *pc);
@@ -465,7 +474,9 @@ static void read_ethers(const char *path, struct pc_list *l)
 	fclose(f);
 }
 
-/* dnsmasq's lease file: "EXPIRY MAC IP HOSTNAME CLIENT-ID". */
+/* dnsmasq's lease file: "EXPIRY MAC IP HOSTNAME CLIENT-ID". It gives
+ * addresses to PCs known otherwise; it adds none (the guests on the PCs
+ * have leases too, and are not PCs). */
 static void read_leases(const char *path, struct pc_list *l)
 {
 	FILE *f = fopen(path, "r");
@@ -478,7 +489,9 @@ static void read_leases(const char *path, struct pc_list *l)
 		int n = sscanf(line, "%31s %63s %63s %255s", expiry, macs, ip, name);
 		if (n < 3 || conf_parse_mac(macs, mac) < 0 || !is_ip(ip))
 			continue;
-		struct pc_id *pc = pc_list_get(l, mac);
+		struct pc_id *pc = pc_list_find(l, mac);
+		if (!pc)
+			continue;
 		if (!pc->ip[0])
 			copy_str(pc->ip, sizeof pc->ip, ip);
 		if (n == 4 && strcmp(name, "*") && !pc->hostname[0])

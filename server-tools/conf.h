@@ -65,7 +65,8 @@ struct duet_conf {
 };
 
 /* A classroom PC the server knows of: from a MAC section without globs
- * (with its `hostname` and `ip` keys), /etc/ethers, or the DHCP leases. */
+ * (with its `hostname` and `ip` keys) or /etc/ethers; the DHCP leases
+ * give addresses to those. */
 struct pc_id {
 	char mac[18];       /* aa:bb:cc:dd:ee:ff, lower case */
 	char ip[46];        /* "" when unknown */

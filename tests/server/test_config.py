@@ -31,8 +31,10 @@ def classroom(server, extra: str = "") -> str:
     (ltsp / "vmlinuz").write_bytes(b"kernel\n")
     (ltsp / "initrd.img").write_bytes(b"initrd\n")
     (server.base / "vnc.passwd").write_text("s3cret\n")
-    server.ethers.write_text(f"# PCs of room 12\n{MAC2.upper()} pc-lab-3\n")
-    server.leases.write_text(f"1764000000 {MAC3} 10.0.0.57 pc-07 01:{MAC3}\n")
+    server.ethers.write_text(f"# PCs of room 12\n{MAC2.upper()} pc-lab-3\n{MAC3} pc-07\n")
+    # the leases give addresses to known PCs; a guest's lease adds no PC
+    server.leases.write_text(f"1764000000 {MAC3} 10.0.0.57 pc-07 01:{MAC3}\n"
+                             "1764000000 02:11:22:33:44:55 10.0.0.58 * *\n")
     return (f"""
 [clients]
 guests = windows ltsp

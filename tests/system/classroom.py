@@ -278,7 +278,8 @@ def two_guests(srv: Server, vnc_password: str, pc_args: dict[str, str] | None = 
     address. The server side is the real `duet` command: the stand-in is
     imported as the golden image 'windows' (`duet image import`), served by
     `duet image serve` (nbd-server) in the namespace, and every PC's config
-    comes from a duet.conf through `duet config publish`. pc_args: {MAC:
+    comes from a duet.conf through `duet config publish`, with the remote
+    port on (`duet switch`, signed with the server's key). pc_args: {MAC:
     iPXE lines} for per-PC settings (clients/<mac>.ipxe). xdm and the NBD
     server are stopped by srv.stop()."""
     from guest import make_windows_standin
@@ -299,6 +300,7 @@ screen = windows
 syslog = yes
 vnc-listen = 0.0.0.0
 vnc-password-file = {srv.work / "vnc.passwd"}
+remote-listen = 0.0.0.0
 windows.memory = 256M
 windows.disk = windows
 windows.color = #2060ff

@@ -3,15 +3,17 @@ LTSP server and runs both guests on one screen (tests/system/classroom.py).
 
 The PC is QEMU (TCG, -cpu max, so duet-vmm runs on nested KVM inside it)
 with an e1000 and its iPXE ROM; the server is a network namespace with a
-real dnsmasq (DHCP + TFTP), busybox httpd (HTTP boot), nbd-server (the
-Windows slot's golden disk) and xdm (the LTSP guest's X session over
-XDMCP). One boot, then in order:
+real dnsmasq (DHCP + TFTP), busybox httpd (HTTP boot), the real `duet`
+command (the golden image imported and served by `duet image serve`, the
+config published from a duet.conf) and xdm (the LTSP guest's X session
+over XDMCP). One boot, then in order:
 
   PXE -> iPXE -> duet.ipxe over HTTP -> /init -> config by MAC (checked
   against SHA256SUMS) -> duet-display + two duet-vmm under runit;
   both guests reach their screens; Right-Ctrl+2 flips the PC's screen
   (QEMU screendumps before and after show each guest); a VNC client on
-  the server sees each guest's own view; killing the LTSP guest's VMM
+  the server sees each guest's own view; `duet switch` flips the PC from
+  the server and `duet wall` draws it; killing the LTSP guest's VMM
   leaves the Windows slot running while the screen shows it stopped, until
   runit brings it back.
 """
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from classroom import REPO, Server, two_guests
+from classroom import DUET, REPO, Server, two_guests
 from guest import STANDIN_BLUE
 from pngread import png_pixels
 
@@ -148,7 +150,7 @@ def test_pxe_to_two_guests_flip_vnc_and_a_crash(classroom):
 
     # a VNC client on the server sees each guest's own view (password on)
     lease = pc.shell(". /run/duet/dhcp.env; echo $DHCP_IP", 30).strip()
-    passwd = work / "vnc.passwd"
+    passwd = work / "vnc.passwd.stored"
     subprocess.run([VNC_CLIENT, "--store-password", VNC_PASSWORD, passwd], check=True)
     for port, name, colour in ((5901, "windows", STANDIN_BLUE), (5902, "ltsp", LOGIN_BLUE)):
         jpg = work / f"vnc-{name}.jpg"
@@ -164,6 +166,30 @@ def test_pxe_to_two_guests_flip_vnc_and_a_crash(classroom):
         # (xdm resets the X server between login screens: the grey root
         # weave shows for a moment)
         wait_for(f"{name}'s own VNC view", view_shows, 90, detail)
+
+    # The teacher's tools on the server, the real `duet` in the server's
+    # namespace: `duet switch` flips the PC through duet-display's remote
+    # port (signed with the server's key; the PC has the public key from
+    # its config), `duet wall` draws its screen as a thumbnail.
+    (work / "ethers").write_text(f"{MAC} pc1\n")    # the classroom's PCs
+    assert f"{MAC}  {lease}" in srv.duet("config", "pcs")
+
+    def duet_ns(*args: str) -> str:
+        r = srv.nsrun(DUET, "-c", work / "duet.conf", *args, check=False)
+        assert r.returncode == 0, f"duet {' '.join(args)}: {r.stdout}{r.stderr}\n{detail()}"
+        return r.stdout
+
+    assert f"pc1 ({MAC}): ok" in duet_ns("switch", "pc1", "ltsp")
+    wait_for("the LTSP guest on screen after duet switch", lambda: screen_share(LOGIN_BLUE) > 0.15,
+             60, detail)
+    assert f"pc1 ({MAC}): ltsp (guests: windows,ltsp)" in duet_ns("switch", "--status", "all")
+    wall = work / "wall.png"
+    out = duet_ns("wall", "--once", "--output", str(wall))
+    assert "pc1" in out and "ltsp" in out, out
+    assert share(wall.read_bytes(), LOGIN_BLUE) > 0.05, "the wall's tile does not show the LTSP login"
+    assert f"pc1 ({MAC}): ok" in duet_ns("switch", "all", "windows")
+    wait_for("the Windows slot after duet switch all", lambda: screen_share(STANDIN_BLUE) > 0.5,
+             60, detail)
 
     # killing the LTSP guest's VMM: the Windows slot keeps running, the
     # screen shows the LTSP guest stopped, runit brings it back

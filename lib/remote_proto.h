@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "parse.h"
+
 #define REMOTE_PROTO_VERSION 1
 #define REMOTE_GREETING "duet-remote 1 "
 #define REMOTE_PORT_DEFAULT 5899
@@ -46,23 +48,12 @@ static inline void remote_hex_encode(const uint8_t *in, size_t n, char *out)
 	out[2 * n] = 0;
 }
 
-static inline int remote_hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* remote_hex_decode: exactly 2n hex digits (either case) into n bytes;
  * -1 when any of them is not a hex digit. */
 static inline int remote_hex_decode(const char *in, size_t n, uint8_t *out)
 {
 	for (size_t i = 0; i < n; i++) {
-		int hi = remote_hex_value(in[2 * i]), lo = remote_hex_value(in[2 * i + 1]);
+		int hi = parse_hex_digit(in[2 * i]), lo = parse_hex_digit(in[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;

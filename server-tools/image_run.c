@@ -43,18 +43,6 @@ static bool sink_read(struct sink *s)
 	return true;
 }
 
-static int wait_child(pid_t pid)
-{
-	int status;
-
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
-}
-
 int image_run(char *const argv[], char *out, size_t out_size, char *err, size_t err_size)
 {
 	int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, exec_pipe[2];
@@ -150,7 +138,7 @@ int image_run(char *const argv[], char *out, size_t out_size, char *err, size_t 
 	while ((n = read(exec_pipe[0], &child_errno, sizeof child_errno)) < 0 && errno == EINTR)
 		;
 	close(exec_pipe[0]);
-	int status = wait_child(pid);
+	int status = wait_status(pid);
 	if (n == (ssize_t)sizeof child_errno)
 		return -child_errno;
 	return status;

@@ -26,5 +26,5 @@ all: $(BUILD)/bin/duet
 
 .PHONY: check-server
 check-server: $(BUILD)/bin/duet $(BUILD)/bin/duet-vmm $(BUILD)/bin/duet-display \
-		$(BUILD)/bin/duet-vmctl $(DISPLAY_PEER) $(DISPLAY_VNC_CLIENT)
+		$(BUILD)/bin/duet-vmctl $(DISPLAY_PEER) $(DISPLAY_VNC_CLIENT) $(IMAGE) netboot
 	$(PYTHON) -m pytest -q tests/server

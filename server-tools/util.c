@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int wait_status(pid_t pid)
+int wait_status(pid_t pid)
 {
 	int status;
 

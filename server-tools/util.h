@@ -14,6 +14,10 @@
  * its stdout and stderr go to /dev/null. */
 int run_program(char *const argv[], bool quiet);
 
+/* wait_status: waits for child pid (through EINTR): its exit status,
+ * 128+N when signal N killed it, or -errno. */
+int wait_status(pid_t pid);
+
 /* run_program_output: as run_program, but its stdout (at most size-1
  * bytes, NUL-terminated) lands in out. */
 int run_program_output(char *const argv[], char *out, size_t size);

@@ -19,6 +19,7 @@
 
 #include "duet.h"
 #include "util.h"
+#include "parse.h"
 #include "vm_store.h"
 #include "vm_supervisor.h"
 
@@ -301,7 +302,7 @@ static int create_validate(struct duet_ctx *ctx, const struct create_args *a, st
 	unsigned long n;
 	struct sysinfo si;
 
-	if (vm_parse_size(a->memory, &memory) || memory < MIN_MEMORY || memory % (1 << 20))
+	if (parse_size(a->memory, &memory) || memory < MIN_MEMORY || memory % (1 << 20))
 		return vm_fail(name, "--memory '%s': not a size of at least 16M in whole MiB "
 				     "(e.g. 512M, 2G)", a->memory);
 	if (sysinfo(&si) == 0 &&
@@ -322,7 +323,7 @@ static int create_validate(struct duet_ctx *ctx, const struct create_args *a, st
 		*disk_size = 0;
 	} else {
 		const char *size = a->disk_size ? a->disk_size : "20G";
-		if (vm_parse_size(size, disk_size) || *disk_size < MIN_DISK || *disk_size % 512 ||
+		if (parse_size(size, disk_size) || *disk_size < MIN_DISK || *disk_size % 512 ||
 		    *disk_size > (1ULL << 46))
 			return vm_fail(name, "--disk-size '%s': not a size from 1M to 64T in whole "
 					     "512-byte sectors (e.g. 20G)", size);
@@ -603,6 +604,9 @@ static int stop_vm(const struct vm_info *vm, int timeout, bool quiet)
 			printf("vm '%s' is not running\n", vm->name);
 		return 0;
 	}
+	if (sup < 0)
+		return vm_fail(vm->name, "its supervisor runs in another pid namespace (a container?); "
+					 "stop it from there");
 	vm_dir_path(vm, "last-stop", path, sizeof path);
 	unlink(path);
 	if (timeout < 0) {

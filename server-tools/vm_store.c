@@ -39,45 +39,6 @@ bool vm_name_valid(const char *name)
 	return true;
 }
 
-int vm_parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned shift = 0;
-
-	if (!isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	switch (toupper((unsigned char)*end)) {
-	case '\0':
-		break;
-	case 'K':
-		shift = 10;
-		break;
-	case 'M':
-		shift = 20;
-		break;
-	case 'G':
-		shift = 30;
-		break;
-	case 'T':
-		shift = 40;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (*end && end[1] && !(toupper((unsigned char)end[1]) == 'B' && !end[2]) &&
-	    !(toupper((unsigned char)end[1]) == 'I' && toupper((unsigned char)end[2]) == 'B' &&
-	      !end[3]))
-		return -EINVAL;
-	if (v > (UINT64_MAX >> shift))
-		return -ERANGE;
-	*out = (uint64_t)v << shift;
-	return 0;
-}
-
 void vm_format_size(uint64_t bytes, char *buf, size_t size)
 {
 	static const char units[] = "KMGT";
@@ -347,7 +308,9 @@ pid_t vm_supervisor_pid(const struct vm_info *vm)
 	close(fd);
 	if (rc < 0 || fl.l_type == F_UNLCK)
 		return 0;
-	return fl.l_pid > 0 ? fl.l_pid : 1;
+	/* l_pid is 0 when the holder is in another pid namespace: it runs,
+	 * but it is no pid of ours to signal. */
+	return fl.l_pid > 0 ? fl.l_pid : -1;
 }
 
 int vm_state_read(const struct vm_info *vm, struct vm_state *st)

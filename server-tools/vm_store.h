@@ -48,8 +48,6 @@ struct vm_info {
  * name duet-display keeps for its own screen). */
 bool vm_name_valid(const char *name);
 
-/* vm_parse_size: "20G", "512M", "1048576" (K/M/G/T are powers of 1024). */
-int vm_parse_size(const char *s, uint64_t *out);
 
 /* vm_format_size: 21474836480 -> "20G", 1536M -> "1.5G". */
 void vm_format_size(uint64_t bytes, char *buf, size_t size);
@@ -76,7 +74,8 @@ void vm_run_path(const struct vm_info *vm, const char *file, char *buf, size_t s
 void vm_dir_path(const struct vm_info *vm, const char *file, char *buf, size_t size);
 
 /* vm_supervisor_pid: the pid of the supervisor holding the VM's lock, 0
- * when none runs. */
+ * when none runs, -1 when one runs in another pid namespace (no pid of
+ * ours: never signal it). */
 pid_t vm_supervisor_pid(const struct vm_info *vm);
 
 /* The supervisor's state file (RUN/vm-NAME/state). */

@@ -514,8 +514,10 @@ static void run_loop(struct supervisor *s, const sigset_t *set)
 			}
 			continue;
 		}
-		if (s->display.restart_at && now >= s->display.restart_at)
-			start_display(s);
+		/* A start that fails (no log file, fork's EAGAIN) waits
+		 * like a crash does, rather than trying again at once. */
+		if (s->display.restart_at && now >= s->display.restart_at && start_display(s) != 0)
+			s->display.restart_at = now + BACKOFF_MAX_S * 1000LL;
 		if (s->vmm.restart_at && now >= s->vmm.restart_at) {
 			if (start_vmm(s) == 0)
 				sup_log(s, "duet-vmm restarted (pid %d)", (int)s->vmm.pid);

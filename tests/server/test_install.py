@@ -25,9 +25,15 @@ REQUIRED = ("duet/vmlinuz", "duet/initrd.img", "duet/pxelinux.0", "duet/duet.ipx
             "duet/ltsp-entry.ipxe")
 NS_PREFIX = "duetinst-"
 
-needs_tree = pytest.mark.skipif(
-    not (TREE / "duet" / "vmlinuz").exists(),
-    reason=f"{TREE}/duet/vmlinuz is missing: `make image netboot` builds the tree")
+@pytest.fixture
+def _tree():
+    """The built netboot tree; `make check-server` builds it first, so its
+    absence is a failure, not a skip."""
+    if not (TREE / "duet" / "vmlinuz").exists():
+        pytest.fail(f"{TREE}/duet/vmlinuz is missing: `make image netboot` builds the tree")
+
+
+needs_tree = pytest.mark.usefixtures("_tree")
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
 needs_dnsmasq = pytest.mark.skipif(shutil.which("dnsmasq") is None, reason="dnsmasq not installed")
 

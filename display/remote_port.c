@@ -2,14 +2,24 @@
  * client sends is untrusted: a request is one line of at most
  * REMOTE_REQUEST_MAX bytes of printable ASCII; nothing in it acts before
  * its signature checks out against the server's public key over this
- * connection's nonce. One command per connection: after the reply the
- * display shuts its side, discards what else comes, and closes at the
- * client's end or the timeout, so a reply is not lost to a reset. */
+ * connection's nonce and this PC's own address and port (getsockname of
+ * the accepted socket), so a signature relayed from another PC fails.
+ * One command per connection: after the reply the display shuts its side,
+ * discards what else comes, and closes at the client's end or the
+ * timeout, so a reply is not lost to a reset.
+ *
+ * Nobody on the LAN can keep the server out: a source address has one
+ * connection waiting for its request at most (a newer one replaces it),
+ * when every slot is taken the oldest connection still waiting makes
+ * room, and one that says nothing is gone after REMOTE_REQUEST_TIMEOUT_MS.
+ * Signature checks are limited per source address, and a listener out of
+ * file descriptors rests a second instead of spinning. */
 #include "remote_port.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <nettle/eddsa.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +37,12 @@
 #define REMOTE_LINGER_MS 1000
 /* refusals logged per second at most; the rest are counted */
 #define REMOTE_REFUSED_LOG_PER_S 10
+/* accept4 out of file descriptors or memory: the listener rests this long
+ * (it is level-triggered: it would otherwise wake the loop at once) */
+#define REMOTE_ACCEPT_PAUSE_MS 1000
+/* source addresses whose signature checks are counted; the least recent
+ * gives way to a new one */
+#define REMOTE_RATE_SOURCES 16
 
 struct remote_port;
 
@@ -35,18 +51,30 @@ struct remote_client {
 	int fd;
 	int replied; /* draining until the client closes */
 	struct loop_timer *timer;
-	char addr[INET6_ADDRSTRLEN];
+	uint64_t accepted_ms;
+	char addr[REMOTE_ADDRESS_MAX];       /* the client's */
+	char local_addr[REMOTE_ADDRESS_MAX]; /* ours, as the signature names it */
+	unsigned local_port;
 	char nonce_hex[2 * REMOTE_NONCE_SIZE + 1];
 	size_t len;
 	char buf[REMOTE_REQUEST_MAX];
 };
 
+/* signature checks from one source address in the current second */
+struct remote_rate {
+	char addr[REMOTE_ADDRESS_MAX];
+	uint64_t second_ms; /* when its second began */
+	unsigned count;
+};
+
 struct remote_port {
 	struct display *d;
 	int listen_fd;
+	struct loop_timer *accept_timer; /* re-arms the resting listener */
 	uint8_t public_key[REMOTE_KEY_SIZE];
 	struct remote_client *clients[REMOTE_PORT_MAX_CLIENTS];
-	uint64_t full_log_ms;    /* last "too many connections" line */
+	struct remote_rate rates[REMOTE_RATE_SOURCES];
+	uint64_t full_log_ms;    /* last "too many connections" or accept line */
 	uint64_t refused_log_ms; /* the second refusals are counted in */
 	unsigned refused_logged, refused_unlogged;
 };
@@ -174,13 +202,38 @@ static void remote_switch(struct remote_client *c, const char *name)
 	remote_reply(c, "%s", "ok");
 }
 
+/* remote_rate_ok: whether c's source address may have one more signature
+ * checked this second (REMOTE_VERIFY_PER_S). */
+static bool remote_rate_ok(struct remote_client *c)
+{
+	struct remote_port *r = c->r;
+	struct remote_rate *rate = &r->rates[0];
+	uint64_t now = loop_now_ms();
+
+	for (unsigned i = 0; i < REMOTE_RATE_SOURCES; i++) {
+		if (!strcmp(r->rates[i].addr, c->addr)) {
+			rate = &r->rates[i];
+			break;
+		}
+		if (r->rates[i].second_ms < rate->second_ms)
+			rate = &r->rates[i];
+	}
+	if (strcmp(rate->addr, c->addr) || now - rate->second_ms >= 1000) {
+		snprintf(rate->addr, sizeof(rate->addr), "%s", c->addr);
+		rate->second_ms = now;
+		rate->count = 0;
+	}
+	return rate->count++ < REMOTE_VERIFY_PER_S;
+}
+
 /* remote_request: one line, NUL-terminated without its "\n" or "\r". */
 static void remote_request(struct remote_client *c, const char *line, size_t len)
 {
 	uint8_t sig[REMOTE_SIG_SIZE];
-	char message[2 * REMOTE_NONCE_SIZE + 1 + REMOTE_COMMAND_MAX + 1];
+	char message[REMOTE_MESSAGE_MAX];
 	const char *command = line + 2 * REMOTE_SIG_SIZE + 1;
 	size_t command_len;
+	int message_len;
 
 	for (size_t i = 0; i < len; i++) {
 		if (line[i] < 0x20 || line[i] > 0x7e) {
@@ -201,9 +254,16 @@ static void remote_request(struct remote_client *c, const char *line, size_t len
 		remote_reply(c, "%s", "error: command too long");
 		return;
 	}
-	snprintf(message, sizeof(message), "%.64s %.64s", c->nonce_hex, command);
-	if (!ed25519_sha512_verify(c->r->public_key, strlen(message), (const uint8_t *)message,
-				   sig)) {
+	if (!remote_rate_ok(c)) {
+		remote_refused(c, "too many requests from this address");
+		remote_reply(c, "%s", "error: busy (too many requests), try again in a second");
+		return;
+	}
+	message_len = remote_signed_message(message, c->local_addr, c->local_port, c->nonce_hex,
+					    command);
+	if (message_len < 0 ||
+	    !ed25519_sha512_verify(c->r->public_key, (size_t)message_len,
+				   (const uint8_t *)message, sig)) {
 		remote_refused(c, "not authenticated (bad signature)");
 		remote_reply(c, "%s", "error: not authenticated");
 		return;
@@ -266,34 +326,85 @@ static void remote_client_timeout(void *opaque)
 	remote_client_close(c);
 }
 
-static void remote_peer_text(const struct sockaddr_storage *a, char *out, size_t n)
+/* remote_make_room: a free slot for a connection from addr, or -1. A
+ * connection from the same address still waiting for its request gives
+ * way to the new one; with every slot taken, the oldest one still waiting
+ * does. Connections that were answered (draining, at most
+ * REMOTE_LINGER_MS) are left alone. */
+static int remote_make_room(struct remote_port *r, const char *addr)
 {
-	snprintf(out, n, "?");
-	if (a->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, out, (socklen_t)n);
-	else if (a->ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, out, (socklen_t)n);
+	struct remote_client *oldest = NULL;
+	int slot = -1;
+
+	for (unsigned i = 0; i < REMOTE_PORT_MAX_CLIENTS; i++) {
+		struct remote_client *c = r->clients[i];
+
+		if (c && !c->replied && !strcmp(c->addr, addr)) {
+			remote_refused(c, "replaced by a newer connection from the same address");
+			remote_client_close(c);
+			c = NULL;
+		}
+		if (!c && slot < 0)
+			slot = (int)i;
+		else if (c && !c->replied && (!oldest || c->accepted_ms < oldest->accepted_ms))
+			oldest = c;
+	}
+	if (slot >= 0)
+		return slot;
+	if (!oldest)
+		return -1;
+	for (unsigned i = 0; i < REMOTE_PORT_MAX_CLIENTS; i++)
+		if (r->clients[i] == oldest)
+			slot = (int)i;
+	remote_refused(oldest, "dropped for a newer connection (every slot taken)");
+	remote_client_close(oldest);
+	return slot;
+}
+
+static void remote_accept_rested(void *opaque)
+{
+	struct remote_port *r = opaque;
+
+	loop_mod_fd(r->d->loop, r->listen_fd, EPOLLIN);
 }
 
 static void remote_accept(void *opaque, uint32_t events)
 {
 	struct remote_port *r = opaque;
-	struct sockaddr_storage peer;
-	socklen_t peer_len = sizeof(peer);
+	struct sockaddr_storage peer, local;
+	socklen_t peer_len = sizeof(peer), local_len = sizeof(local);
 	uint8_t nonce[REMOTE_NONCE_SIZE];
 	char greeting[sizeof(REMOTE_GREETING) + 2 * REMOTE_NONCE_SIZE + 1];
+	char addr[REMOTE_ADDRESS_MAX];
 	struct remote_client *c;
-	unsigned slot;
-	int fd, n;
+	unsigned peer_port;
+	int fd, n, slot;
 
 	(void)events;
 	fd = accept4(r->listen_fd, (struct sockaddr *)&peer, &peer_len,
 		     SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (fd < 0)
+	if (fd < 0) {
+		int err = errno;
+		uint64_t now = loop_now_ms();
+
+		if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+			return; /* EAGAIN, a connection reset before accept, ... */
+		if (now - r->full_log_ms >= 1000) {
+			log_warn("remote port: accept: %s; not accepting for %d ms", strerror(err),
+				 REMOTE_ACCEPT_PAUSE_MS);
+			r->full_log_ms = now;
+		}
+		loop_mod_fd(r->d->loop, r->listen_fd, 0);
+		loop_timer_arm(r->accept_timer, REMOTE_ACCEPT_PAUSE_MS, 0);
 		return;
-	for (slot = 0; slot < REMOTE_PORT_MAX_CLIENTS && r->clients[slot]; slot++)
-		;
-	if (slot == REMOTE_PORT_MAX_CLIENTS) {
+	}
+	if (getsockname(fd, (struct sockaddr *)&local, &local_len) < 0 ||
+	    remote_sockaddr_text(&peer, addr, &peer_port)) {
+		close(fd);
+		return;
+	}
+	slot = remote_make_room(r, addr);
+	if (slot < 0) {
 		uint64_t now = loop_now_ms();
 
 		if (now - r->full_log_ms >= 1000) {
@@ -316,7 +427,13 @@ static void remote_accept(void *opaque, uint32_t events)
 	}
 	c->r = r;
 	c->fd = fd;
-	remote_peer_text(&peer, c->addr, sizeof(c->addr));
+	c->accepted_ms = loop_now_ms();
+	memcpy(c->addr, addr, sizeof(addr));
+	if (remote_sockaddr_text(&local, c->local_addr, &c->local_port)) {
+		close(fd);
+		free(c);
+		return;
+	}
 	remote_hex_encode(nonce, sizeof(nonce), c->nonce_hex);
 	n = snprintf(greeting, sizeof(greeting), REMOTE_GREETING "%s\n", c->nonce_hex);
 	c->timer = loop_timer_create(r->d->loop, remote_client_timeout, c);
@@ -327,7 +444,7 @@ static void remote_accept(void *opaque, uint32_t events)
 		free(c);
 		return;
 	}
-	loop_timer_arm(c->timer, REMOTE_TIMEOUT_MS, 0);
+	loop_timer_arm(c->timer, REMOTE_REQUEST_TIMEOUT_MS, 0);
 	r->clients[slot] = c;
 }
 
@@ -339,6 +456,7 @@ void remote_port_stop(struct remote_port *r)
 		if (r->clients[i])
 			remote_client_close(r->clients[i]);
 	loop_del_fd(r->d->loop, r->listen_fd);
+	loop_timer_free(r->accept_timer);
 	close(r->listen_fd);
 	free(r);
 }
@@ -374,6 +492,11 @@ int remote_port_start(struct remote_port **out, struct display *d)
 		((struct sockaddr_in *)&addr)->sin_port = htons((uint16_t)o->port);
 	else
 		((struct sockaddr_in6 *)&addr)->sin6_port = htons((uint16_t)o->port);
+	r->accept_timer = loop_timer_create(d->loop, remote_accept_rested, r);
+	if (!r->accept_timer) {
+		free(r);
+		return -ENOMEM;
+	}
 	r->listen_fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (r->listen_fd < 0 ||
 	    setsockopt(r->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
@@ -385,6 +508,7 @@ int remote_port_start(struct remote_port **out, struct display *d)
 			  strerror(errno));
 		if (r->listen_fd >= 0)
 			close(r->listen_fd);
+		loop_timer_free(r->accept_timer);
 		free(r);
 		return 0;
 	}

@@ -4,8 +4,9 @@
  * (lib/remote_proto.h, docs/duet-wall.md); the display holds only the
  * public key. Off unless --remote-listen is given, and then never without
  * --remote-public-key-file. It lives in the display's epoll loop and never
- * blocks it: at most REMOTE_PORT_MAX_CLIENTS connections, each closed
- * after one command or REMOTE_TIMEOUT_MS. */
+ * blocks it: at most REMOTE_PORT_MAX_CLIENTS connections, one waiting
+ * for its request per source address, each closed after one command or
+ * REMOTE_REQUEST_TIMEOUT_MS without one. */
 #ifndef DUET_DISPLAY_REMOTE_PORT_H
 #define DUET_DISPLAY_REMOTE_PORT_H
 
@@ -15,6 +16,12 @@
 #include "remote_proto.h"
 
 #define REMOTE_PORT_MAX_CLIENTS 4
+/* from the greeting to the request line: the server's client answers at
+ * once, so a connection that says nothing is soon gone */
+#define REMOTE_REQUEST_TIMEOUT_MS 1500
+/* signature checks per source address a second, at most (the wall asks
+ * once a refresh, a teacher switches now and then) */
+#define REMOTE_VERIFY_PER_S 10
 
 struct display;
 struct remote_port;

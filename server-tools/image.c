@@ -5,6 +5,7 @@
 #include "image.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -114,7 +115,8 @@ static const char *tool_error(int status, const char *tool, char *err)
 	return buf;
 }
 
-/* lock_image: the image's lock, or the error printed (-1). */
+/* lock_image: the image's lock, or the error printed (-1). What killed
+ * commands on NAME left behind goes. */
 static int lock_image(const struct duet_conf *conf, const char *name)
 {
 	int fd = image_lock(conf, name);
@@ -123,6 +125,8 @@ static int lock_image(const struct duet_conf *conf, const char *name)
 		fail(name, "another duet image command is working on it; try again when it is done");
 	else if (fd < 0)
 		fail(name, "cannot lock it in %s: %s", conf->server.run_dir, strerror(-fd));
+	else
+		image_clean_temps(conf, name, false, NULL);
 	return fd < 0 ? -1 : fd;
 }
 
@@ -144,6 +148,25 @@ static int need_image(const struct duet_conf *conf, const char *name,
 	return 0;
 }
 
+/* lock_existing: NAME's lock, and its current version as it is once the
+ * lock is held (another command may have moved it meanwhile); -1 with the
+ * error printed. */
+static int lock_existing(const struct duet_conf *conf, const char *name,
+			 char current[IMAGE_VERSION_MAX])
+{
+	/* need_image first: the lock file's name is made of NAME. */
+	if (need_image(conf, name, current))
+		return -1;
+	int lock = lock_image(conf, name);
+	if (lock < 0)
+		return -1;
+	if (need_image(conf, name, current)) {
+		close(lock);
+		return -1;
+	}
+	return lock;
+}
+
 /* remove_edit: stops the edit's qemu-nbd and removes its overlay. */
 static int remove_edit(const struct duet_conf *conf, const char *name)
 {
@@ -155,15 +178,66 @@ static int remove_edit(const struct duet_conf *conf, const char *name)
 	snprintf(what, sizeof what, "image-edit-%s.pid", name);
 	if (image_run_path(conf, what, path) == 0)
 		unlink(path);
+	snprintf(what, sizeof what, "image-edit-%s.log", name);
+	if (image_run_path(conf, what, path) == 0)
+		unlink(path);
 	if (image_path(conf, name, "-edit.qcow2", path) == 0 && unlink(path) < 0 && errno != ENOENT)
 		return fail(name, "cannot remove %s: %s", path, strerror(errno));
+	/* The marker goes last: while the overlay is there it says why. */
+	if (image_path(conf, name, "-edit.committed", path) == 0)
+		unlink(path);
 	return 0;
 }
 
+/* commit_marker: what NAME-edit.committed says when the overlay, backed
+ * by base, became version: both names and the overlay file's identity
+ * (device, inode, size, mtime; qemu-nbd is stopped, nothing writes it). */
+static int commit_marker(const struct duet_conf *conf, const char *name, const char *base,
+			 const char *version, char *buf, size_t size)
+{
+	char overlay[PATH_MAX];
+	struct stat st;
+
+	if (image_path(conf, name, "-edit.qcow2", overlay) < 0 || stat(overlay, &st) < 0)
+		return -1;
+	int n = snprintf(buf, size, "base %s\nversion %s\noverlay %llu:%llu %lld %lld.%09ld\n", base,
+			 version, (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+			 (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+/* edit_committed: whether the overlay (backed by base) is an edit that
+ * a killed commit already made current: base is the version just before
+ * current in the history, and the marker commit wrote before its symlink
+ * swap names base, current and this very overlay file. */
+static bool edit_committed(const struct duet_conf *conf, const char *name, const char *base,
+			   const char *current)
+{
+	char path[PATH_MAX], want[2 * IMAGE_VERSION_MAX + 128], *have;
+	struct image_strv h;
+	bool prev_is_base = false;
+
+	if (image_history_upto(conf, name, current, &h) < 0)
+		return false;
+	prev_is_base = h.n >= 2 && !strcmp(h.v[h.n - 2], base);
+	image_strv_free(&h);
+	if (!prev_is_base || commit_marker(conf, name, base, current, want, sizeof want) < 0 ||
+	    image_path(conf, name, "-edit.committed", path) < 0 ||
+	    read_file(path, 4096, &have, NULL) < 0)
+		return false;
+	bool same = !strcmp(have, want);
+	free(have);
+	return same;
+}
+
 /* edit_state: 1 when NAME has an open edit (an overlay on the current
- * version), 0 when not. An overlay on another version is what a commit
- * killed after its symlink swap leaves: it is removed here. */
-static int edit_state(const struct duet_conf *conf, const char *name, const char *current)
+ * version), 0 when not, -1 with the error printed. An overlay that a
+ * commit killed after its symlink swap left (edit_committed) is removed
+ * here. Any other overlay (unreadable, or on another version) is refused,
+ * so that no command throws the admin's edit away; for discard
+ * (dropping) it counts as an open edit, to be dropped. */
+static int edit_state(const struct duet_conf *conf, const char *name, const char *current,
+		      bool dropping)
 {
 	char base[IMAGE_VERSION_MAX];
 	int err = image_overlay_base(conf, name, base);
@@ -171,6 +245,8 @@ static int edit_state(const struct duet_conf *conf, const char *name, const char
 	if (err == -ENOENT)
 		return 0;
 	if (err < 0) {
+		if (dropping)
+			return 1;
 		fail(name, "cannot read its edit overlay %s/%s-edit.qcow2 (qemu-img info failed); "
 			   "duet image discard %s drops it",
 		     conf->server.image_dir, name, name);
@@ -178,8 +254,17 @@ static int edit_state(const struct duet_conf *conf, const char *name, const char
 	}
 	if (strcmp(base, current) == 0)
 		return 1;
-	printf("image '%s': removing the overlay of an edit already committed\n", name);
-	return remove_edit(conf, name) ? -1 : 0;
+	if (edit_committed(conf, name, base, current)) {
+		printf("image '%s': removing the overlay of an edit already committed as %s\n", name,
+		       current);
+		return remove_edit(conf, name) ? -1 : 0;
+	}
+	if (dropping)
+		return 1;
+	fail(name, "its edit overlay %s/%s-edit.qcow2 is on version %s, not on the current %s; "
+		   "copy it away to keep its changes, then duet image discard %s drops it",
+	     conf->server.image_dir, name, base, current, name);
+	return -1;
 }
 
 static const char *const formats[] = { "raw", "qcow2", "vmdk", "vdi" };
@@ -302,7 +387,7 @@ static int cmd_import(const struct duet_conf *conf, int argc, char **argv)
 				  "its next version",
 			    current);
 	if (exists) {
-		int edit = edit_state(conf, name, current);
+		int edit = edit_state(conf, name, current, false);
 		if (edit < 0)
 			return 1;
 		if (edit)
@@ -437,9 +522,10 @@ static int cmd_edit(const struct duet_conf *conf, int argc, char **argv)
 	if (ret >= 0)
 		return ret;
 	char current[IMAGE_VERSION_MAX], overlay[PATH_MAX], pid_file[PATH_MAX], what[NAME_MAX + 1];
-	if (need_image(conf, name, current) || lock_image(conf, name) < 0)
+	char log_file[PATH_MAX];
+	if (lock_existing(conf, name, current) < 0)
 		return 1;
-	int open_edit = edit_state(conf, name, current);
+	int open_edit = edit_state(conf, name, current, false);
 	if (open_edit < 0)
 		return 1;
 	char other[64];
@@ -450,8 +536,13 @@ static int cmd_edit(const struct duet_conf *conf, int argc, char **argv)
 	image_path(conf, name, "-edit.qcow2", overlay);
 	snprintf(what, sizeof what, "image-edit-%s.pid", name);
 	image_run_path(conf, what, pid_file);
+	snprintf(what, sizeof what, "image-edit-%s.log", name);
+	image_run_path(conf, what, log_file);
 	char errbuf[4096];
 	if (!open_edit) {
+		char marker[PATH_MAX];
+		if (image_path(conf, name, "-edit.committed", marker) == 0)
+			unlink(marker);
 		char *create[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-b", current,
 				   "-F", "raw", overlay, NULL };
 		int status = image_run(create, NULL, 0, errbuf, sizeof errbuf);
@@ -478,7 +569,7 @@ static int cmd_edit(const struct duet_conf *conf, int argc, char **argv)
 		serve[n++] = overlay;
 		serve[n] = NULL;
 		unlink(pid_file);
-		int status = image_run(serve, NULL, 0, errbuf, sizeof errbuf);
+		int status = image_run_daemon(serve, log_file, errbuf, sizeof errbuf);
 		if (status != 0)
 			return fail(name, "cannot serve the edit on port %d: %s (the overlay stays; "
 					  "duet image edit %s tries again)",
@@ -506,9 +597,9 @@ static int cmd_commit(const struct duet_conf *conf, int argc, char **argv)
 	if (ret >= 0)
 		return ret;
 	char current[IMAGE_VERSION_MAX], overlay[PATH_MAX], tmp[PATH_MAX], tmp_name[NAME_MAX + 1];
-	if (need_image(conf, name, current) || lock_image(conf, name) < 0)
+	if (lock_existing(conf, name, current) < 0)
 		return 1;
-	int open_edit = edit_state(conf, name, current);
+	int open_edit = edit_state(conf, name, current, false);
 	if (open_edit < 0)
 		return 1;
 	if (!open_edit)
@@ -534,8 +625,18 @@ static int cmd_commit(const struct duet_conf *conf, int argc, char **argv)
 				  "serves it again)",
 			    tool_error(status, "qemu-img", errbuf), name);
 	}
-	char version[IMAGE_VERSION_MAX];
-	int err = image_publish(conf, name, tmp, current, version);
+	/* The marker before the swap: a commit killed after it leaves an
+	 * overlay the next command can tell is already committed. */
+	char version[IMAGE_VERSION_MAX], marker[PATH_MAX], text[2 * IMAGE_VERSION_MAX + 128];
+	int err = image_new_version(conf, name, version);
+	if (!err)
+		err = image_path(conf, name, "-edit.committed", marker);
+	if (!err && commit_marker(conf, name, current, version, text, sizeof text) < 0)
+		err = -EIO;
+	if (!err)
+		err = write_file_atomic(marker, text, strlen(text), 0644);
+	if (!err)
+		err = image_publish_as(conf, name, tmp, current, version);
 	if (err < 0) {
 		unlink(tmp);
 		return fail(name, "cannot store the new version in %s: %s", conf->server.image_dir,
@@ -556,12 +657,13 @@ static int cmd_discard(const struct duet_conf *conf, int argc, char **argv)
 	if (ret >= 0)
 		return ret;
 	char current[IMAGE_VERSION_MAX];
-	if (need_image(conf, name, current) || lock_image(conf, name) < 0)
+	if (lock_existing(conf, name, current) < 0)
 		return 1;
-	char overlay[PATH_MAX];
-	image_path(conf, name, "-edit.qcow2", overlay);
-	/* An overlay qemu-img cannot read is dropped all the same. */
-	int open_edit = access(overlay, F_OK) == 0 ? edit_state(conf, name, current) : 0;
+	/* An overlay qemu-img cannot read, or on another version, is
+	 * dropped all the same. */
+	int open_edit = edit_state(conf, name, current, true);
+	if (open_edit < 0)
+		return 1;
 	if (open_edit == 0)
 		return fail(name, "no open edit to discard");
 	if (remove_edit(conf, name))
@@ -581,9 +683,9 @@ static int cmd_rollback(const struct duet_conf *conf, int argc, char **argv)
 		return ret;
 	ret = 0;
 	char current[IMAGE_VERSION_MAX], path[PATH_MAX];
-	if (need_image(conf, name, current) || lock_image(conf, name) < 0)
+	if (lock_existing(conf, name, current) < 0)
 		return 1;
-	int open_edit = edit_state(conf, name, current);
+	int open_edit = edit_state(conf, name, current, false);
 	if (open_edit < 0)
 		return 1;
 	if (open_edit)
@@ -619,33 +721,151 @@ static int cmd_rollback(const struct duet_conf *conf, int argc, char **argv)
 	return ret;
 }
 
-/* gc_image: removes NAME's versions nothing uses; the bytes freed. */
-static int gc_image(const struct duet_conf *conf, const char *name, bool dry_run,
-		    unsigned long long *freed)
+/* published_exports: every NBD export named by a published PC config
+ * (TFTP_ROOT/duet/config/<folder>/guest-*.conf, as `duet config publish`
+ * writes them): the versions PCs boot until their config changes. */
+static int published_exports(const struct duet_conf *conf, struct image_strv *out,
+			     char bad[PATH_MAX])
 {
-	char current[IMAGE_VERSION_MAX], base[IMAGE_VERSION_MAX] = "", dir[PATH_MAX];
-	struct image_strv h, versions;
+	char config_dir[PATH_MAX];
+	int err = 0;
+
+	out->v = NULL;
+	out->n = 0;
+	if (path_fmt(config_dir, sizeof config_dir, "%s/duet/config", conf->server.tftp_root) < 0)
+		return -ENAMETOOLONG;
+	snprintf(bad, PATH_MAX, "%s", config_dir);
+	DIR *top = opendir(config_dir);
+	if (!top)
+		return errno == ENOENT ? 0 : -errno;
+	struct dirent *folder;
+	while (!err && (folder = readdir(top))) {
+		char dir_path[PATH_MAX];
+		if (folder->d_name[0] == '.' ||
+		    path_fmt(dir_path, sizeof dir_path, "%s/%s", config_dir, folder->d_name) < 0)
+			continue;
+		DIR *dir = opendir(dir_path);
+		if (!dir) {
+			if (errno != ENOTDIR && errno != ENOENT) {
+				err = -errno;
+				snprintf(bad, PATH_MAX, "%s", dir_path);
+			}
+			continue;
+		}
+		struct dirent *e;
+		while (!err && (e = readdir(dir))) {
+			size_t len = strlen(e->d_name);
+			char path[PATH_MAX], *text;
+			if (strncmp(e->d_name, "guest-", 6) || len < 11 ||
+			    strcmp(e->d_name + len - 5, ".conf") ||
+			    path_fmt(path, sizeof path, "%s/%s", dir_path, e->d_name) < 0)
+				continue;
+			err = read_file(path, 1 << 20, &text, NULL);
+			if (err == -ENOENT) {
+				err = 0;
+				continue;
+			}
+			if (err < 0) {
+				snprintf(bad, PATH_MAX, "%s", path);
+				break;
+			}
+			/* nbd://HOST:PORT/EXPORT[,options]; HOST may be [v6]. */
+			for (char *url = strstr(text, "nbd://"); url && !err; url = strstr(url, "nbd://")) {
+				url += 6;
+				char *slash = strchr(url, '/');
+				if (!slash)
+					break;
+				size_t n = strcspn(slash + 1, ", \t\r\n");
+				char export[IMAGE_VERSION_MAX];
+				if (n == 0 || n >= sizeof export)
+					continue;
+				memcpy(export, slash + 1, n);
+				export[n] = '\0';
+				err = image_strv_push(out, export);
+			}
+			free(text);
+		}
+		closedir(dir);
+	}
+	closedir(top);
+	if (err < 0)
+		image_strv_free(out);
+	return err;
+}
+
+static bool strv_has(const struct image_strv *s, const char *str)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->v[i], str))
+			return true;
+	return false;
+}
+
+/* gc_temps: removes (or, dry_run, lists) what killed commands on NAME
+ * left behind; NAME's lock is held. */
+static int gc_temps(const struct duet_conf *conf, const char *name, bool dry_run)
+{
+	struct image_strv found = { 0 };
+	int err = image_clean_temps(conf, name, dry_run, &found);
+
+	for (size_t i = 0; i < found.n; i++)
+		printf("image '%s': %s %s (left by an interrupted command)\n", name,
+		       dry_run ? "would remove" : "removed", found.v[i]);
+	image_strv_free(&found);
+	if (err < 0)
+		return fail(name, "cannot remove its temp files in %s: %s", conf->server.image_dir,
+			    strerror(-err));
+	return 0;
+}
+
+/* gc_lock: NAME's lock for gc; -EBUSY when another command holds it
+ * (skipped, said), -1 on another error (printed). */
+static int gc_lock(const struct duet_conf *conf, const char *name)
+{
 	int lock = image_lock(conf, name);
 
 	if (lock == -EBUSY) {
 		printf("image '%s': busy (another duet image command); skipped\n", name);
-		return 0;
+		return -EBUSY;
 	}
+	if (lock < 0) {
+		fail(name, "cannot lock it: %s", strerror(-lock));
+		return -1;
+	}
+	return lock;
+}
+
+/* gc_image: removes NAME's versions nothing uses; the bytes freed. */
+static int gc_image(const struct duet_conf *conf, const char *name,
+		    const struct image_strv *published, bool dry_run, unsigned long long *freed)
+{
+	char current[IMAGE_VERSION_MAX], base[IMAGE_VERSION_MAX] = "", dir[PATH_MAX];
+	struct image_strv h, versions;
+	int lock = gc_lock(conf, name), ret = 0;
+
 	if (lock < 0)
-		return fail(name, "cannot lock it: %s", strerror(-lock));
+		return lock == -EBUSY ? 0 : 1;
+	if (gc_temps(conf, name, dry_run)) {
+		close(lock);
+		return 1;
+	}
 	if (image_current(conf, name, current) < 0) {
 		close(lock);
 		return 0;
 	}
-	int open_edit = edit_state(conf, name, current);
+	int open_edit = edit_state(conf, name, current, false);
 	if (open_edit < 0) {
 		close(lock);
 		return 1;
 	}
 	if (open_edit)
 		image_overlay_base(conf, name, base);
-	if (image_history_upto(conf, name, current, &h) < 0 ||
-	    image_versions(conf, name, &versions) < 0) {
+	if (image_history_upto(conf, name, current, &h) < 0) {
+		close(lock);
+		return fail(name, "cannot read %s/%s.history", conf->server.image_dir, name);
+	}
+	if (image_versions(conf, name, &versions) < 0) {
+		image_strv_free(&h);
 		close(lock);
 		return fail(name, "cannot read %s", conf->server.image_dir);
 	}
@@ -658,6 +878,10 @@ static int gc_image(const struct duet_conf *conf, const char *name, bool dry_run
 		struct stat st;
 		if (!strcmp(v, current) || !strcmp(v, prev) || !strcmp(v, base))
 			continue;
+		if (strv_has(published, v)) {
+			printf("image '%s': keeping %s: a published PC config names it\n", name, v);
+			continue;
+		}
 		if (snprintf(path, sizeof path, "%s/%s", dir, v) >= (int)sizeof path ||
 		    stat(path, &st) < 0)
 			continue;
@@ -680,10 +904,16 @@ static int gc_image(const struct duet_conf *conf, const char *name, bool dry_run
 		}
 		if (k != h.n) {
 			h.n = k;
-			image_history_write(conf, name, &h);
+			int err = image_history_write(conf, name, &h);
+			if (err < 0) {
+				ret = fail(name, "cannot write %s/%s.history: %s; no more of its versions "
+						 "removed",
+					   conf->server.image_dir, name, strerror(-err));
+				break;
+			}
 		}
 		if (unlink(path) < 0) {
-			fail(name, "cannot remove %s: %s", path, strerror(errno));
+			ret = fail(name, "cannot remove %s: %s", path, strerror(errno));
 			continue;
 		}
 		*freed += (unsigned long long)st.st_blocks * 512;
@@ -692,7 +922,22 @@ static int gc_image(const struct duet_conf *conf, const char *name, bool dry_run
 	image_strv_free(&h);
 	image_strv_free(&versions);
 	close(lock);
-	return 0;
+	return ret;
+}
+
+/* gc_leftovers: the temp files of a NAME with no symlink (its first
+ * import was killed). */
+static int gc_leftovers(const struct duet_conf *conf, const char *name, bool dry_run)
+{
+	char version[IMAGE_VERSION_MAX];
+	int lock = gc_lock(conf, name);
+
+	if (lock < 0)
+		return lock == -EBUSY ? 0 : 1;
+	/* An import that finished meanwhile made it an image: gc_image's. */
+	int ret = image_current(conf, name, version) == 0 ? 0 : gc_temps(conf, name, dry_run);
+	close(lock);
+	return ret;
 }
 
 static int cmd_gc(const struct duet_conf *conf, int argc, char **argv)
@@ -712,9 +957,10 @@ static int cmd_gc(const struct duet_conf *conf, int argc, char **argv)
 		} else if (c == 'h') {
 			printf("Usage: duet image gc [--dry-run]\n\n"
 			       "Removes every version no image needs: all but the current one,\n"
-			       "the one before it (for rollback), the base of an open edit, and\n"
-			       "any a process still has open (an NBD client's connection). Also\n"
-			       "removes what interrupted commands left behind.\n");
+			       "the one before it (for rollback), the base of an open edit, any\n"
+			       "version a published PC config names, and any a process still has\n"
+			       "open (an NBD client's connection). Also removes the temp files\n"
+			       "interrupted commands left behind.\n");
 			return 0;
 		} else {
 			return 2;
@@ -724,9 +970,20 @@ static int cmd_gc(const struct duet_conf *conf, int argc, char **argv)
 		fprintf(stderr, "Usage: duet image gc [--dry-run]\n");
 		return 2;
 	}
-	struct image_strv names;
-	int err = image_names(conf, &names);
+	struct image_strv names, leftovers, published;
+	char bad[PATH_MAX];
+	int err = published_exports(conf, &published, bad);
 	if (err < 0) {
+		fprintf(stderr, "duet: image: cannot read %s: %s; gc removes nothing while it cannot "
+				"tell which versions the PCs' configs name\n",
+			bad, strerror(-err));
+		return 1;
+	}
+	err = image_names(conf, &names);
+	if (!err && (err = image_temp_owners(conf, &leftovers)) < 0)
+		image_strv_free(&names);
+	if (err < 0) {
+		image_strv_free(&published);
 		fprintf(stderr, "duet: image: cannot read %s: %s\n", conf->server.image_dir,
 			strerror(-err));
 		return 1;
@@ -734,8 +991,13 @@ static int cmd_gc(const struct duet_conf *conf, int argc, char **argv)
 	unsigned long long freed = 0;
 	int ret = 0;
 	for (size_t i = 0; i < names.n; i++)
-		ret |= gc_image(conf, names.v[i], dry_run, &freed);
+		ret |= gc_image(conf, names.v[i], &published, dry_run, &freed);
+	for (size_t i = 0; i < leftovers.n; i++)
+		if (!strv_has(&names, leftovers.v[i]))
+			ret |= gc_leftovers(conf, leftovers.v[i], dry_run);
 	image_strv_free(&names);
+	image_strv_free(&leftovers);
+	image_strv_free(&published);
 	char size[32];
 	human_size(freed, size);
 	if (!dry_run)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,70 +44,93 @@ static bool sink_read(struct sink *s)
 	return true;
 }
 
+/* start_child: forks argv with the given fds as its stdin, stdout and
+ * stderr (-1: inherited); the child gets SIGKILL when we die. exec_pipe
+ * (close-on-exec) carries the child's errno when exec fails. */
+static pid_t start_child(char *const argv[], int in_fd, int out_fd, int err_fd, int exec_pipe)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid < 0 ? -errno : pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	if (in_fd >= 0)
+		dup2(in_fd, STDIN_FILENO);
+	if (out_fd >= 0)
+		dup2(out_fd, STDOUT_FILENO);
+	if (err_fd >= 0)
+		dup2(err_fd, STDERR_FILENO);
+	/* `duet image serve` blocks the signals it reads from a signalfd. */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	execvp(argv[0], argv);
+	int e = errno;
+	if (write(exec_pipe, &e, sizeof e) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+/* finish_child: reaps pid; -errno when its exec failed (exec_pipe says). */
+static int finish_child(pid_t pid, int exec_pipe)
+{
+	int child_errno = 0;
+	ssize_t n;
+
+	while ((n = read(exec_pipe, &child_errno, sizeof child_errno)) < 0 && errno == EINTR)
+		;
+	close(exec_pipe);
+	int status = wait_status(pid);
+	if (n == (ssize_t)sizeof child_errno)
+		return -child_errno;
+	return status;
+}
+
+static void close_pair(int fds[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
 int image_run(char *const argv[], char *out, size_t out_size, char *err, size_t err_size)
 {
-	int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, exec_pipe[2];
-	pid_t parent = getpid();
+	int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, exec_pipe[2] = { -1, -1 };
 
 	if (out && out_size)
 		out[0] = '\0';
 	if (err && err_size)
 		err[0] = '\0';
-	if (pipe2(exec_pipe, O_CLOEXEC) < 0)
-		return -errno;
-	if ((out && pipe2(out_pipe, O_CLOEXEC) < 0) || (err && pipe2(err_pipe, O_CLOEXEC) < 0)) {
+	if (pipe2(exec_pipe, O_CLOEXEC) < 0 || (out && pipe2(out_pipe, O_CLOEXEC) < 0) ||
+	    (err && pipe2(err_pipe, O_CLOEXEC) < 0)) {
 		int e = -errno;
-		for (int i = 0; i < 2; i++) {
-			if (out_pipe[i] >= 0)
-				close(out_pipe[i]);
-			if (err_pipe[i] >= 0)
-				close(err_pipe[i]);
-		}
-		close(exec_pipe[0]);
-		close(exec_pipe[1]);
+		close_pair(out_pipe);
+		close_pair(err_pipe);
+		close_pair(exec_pipe);
 		return e;
 	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		int e = -errno;
-		close(exec_pipe[0]);
-		close(exec_pipe[1]);
-		for (int i = 0; i < 2; i++) {
-			if (out_pipe[i] >= 0)
-				close(out_pipe[i]);
-			if (err_pipe[i] >= 0)
-				close(err_pipe[i]);
-		}
-		return e;
-	}
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		if (out)
-			dup2(out_pipe[1], STDOUT_FILENO);
-		if (err)
-			dup2(err_pipe[1], STDERR_FILENO);
-		/* `duet image serve` blocks the signals it reads from a signalfd. */
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		execvp(argv[0], argv);
-		int e = errno;
-		if (write(exec_pipe[1], &e, sizeof e) < 0)
-			_exit(127);
-		_exit(127);
-	}
+	pid_t pid = start_child(argv, -1, out_pipe[1], err_pipe[1], exec_pipe[1]);
 	close(exec_pipe[1]);
-	struct sink sinks[2] = {
-		{ out ? out_pipe[0] : -1, out, out_size, 0 },
-		{ err ? err_pipe[0] : -1, err, err_size, 0 },
-	};
 	if (out)
 		close(out_pipe[1]);
 	if (err)
 		close(err_pipe[1]);
+	if (pid < 0) {
+		if (out)
+			close(out_pipe[0]);
+		if (err)
+			close(err_pipe[0]);
+		close(exec_pipe[0]);
+		return (int)pid;
+	}
+	struct sink sinks[2] = {
+		{ out ? out_pipe[0] : -1, out, out_size, 0 },
+		{ err ? err_pipe[0] : -1, err, err_size, 0 },
+	};
 	for (;;) {
 		struct pollfd pfd[2];
 		int n = 0;
@@ -133,14 +157,66 @@ int image_run(char *const argv[], char *out, size_t out_size, char *err, size_t 
 	for (int i = 0; i < 2; i++)
 		if (sinks[i].fd >= 0)
 			close(sinks[i].fd);
-	int child_errno = 0;
+	return finish_child(pid, exec_pipe[0]);
+}
+
+/* Past this size a daemon's log starts again from empty. */
+#define DAEMON_LOG_MAX (1 << 20)
+
+int image_run_daemon(char *const argv[], const char *log_path, char *err, size_t err_size)
+{
+	int exec_pipe[2] = { -1, -1 };
+
+	if (err && err_size)
+		err[0] = '\0';
+	int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null_fd < 0)
+		return -errno;
+	int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (log_fd < 0) {
+		int e = -errno;
+		close(null_fd);
+		return e;
+	}
+	struct stat st;
+	if (fstat(log_fd, &st) == 0 && st.st_size > DAEMON_LOG_MAX && ftruncate(log_fd, 0) == 0)
+		st.st_size = 0;
+	off_t start = st.st_size;
+	if (pipe2(exec_pipe, O_CLOEXEC) < 0) {
+		int e = -errno;
+		close(null_fd);
+		close(log_fd);
+		return e;
+	}
+	pid_t pid = start_child(argv, null_fd, log_fd, log_fd, exec_pipe[1]);
+	close(exec_pipe[1]);
+	close(null_fd);
+	if (pid < 0) {
+		close(exec_pipe[0]);
+		close(log_fd);
+		return (int)pid;
+	}
+	/* Only the direct child's exit is waited for: the daemon it forks may
+	 * keep the log open for its whole life. */
+	int status = finish_child(pid, exec_pipe[0]);
+	close(log_fd);
+	if (!err || err_size < 2)
+		return status;
+	int fd = open(log_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return status;
+	size_t len = 0;
 	ssize_t n;
-	while ((n = read(exec_pipe[0], &child_errno, sizeof child_errno)) < 0 && errno == EINTR)
-		;
-	close(exec_pipe[0]);
-	int status = wait_status(pid);
-	if (n == (ssize_t)sizeof child_errno)
-		return -child_errno;
+	while (len + 1 < err_size &&
+	       (n = pread(fd, err + len, err_size - 1 - len, start + (off_t)len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
+	err[len] = '\0';
+	close(fd);
 	return status;
 }
 
@@ -258,8 +334,12 @@ bool image_file_in_use(const char *path)
 		char fd_dir[300];
 		snprintf(fd_dir, sizeof fd_dir, "/proc/%s/fd", p->d_name);
 		DIR *fds = opendir(fd_dir);
-		if (!fds)
+		if (!fds) {
+			/* Another user's process, when we are not root: it
+			 * may be an NBD server reading the file. */
+			used = errno == EACCES || errno == EPERM;
 			continue;
+		}
 		struct dirent *f;
 		while (!used && (f = readdir(fds))) {
 			if (f->d_name[0] == '.')

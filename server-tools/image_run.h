@@ -1,7 +1,7 @@
 /* Processes for `duet image`: qemu-img and friends run with their stderr
  * kept for the one error line, tied to our life (a `duet image` killed -9
- * takes its qemu-img along), and the daemons (nbd-server, qemu-nbd) found
- * again through their pid files. */
+ * takes its qemu-img along), and the daemons (nbd-server, qemu-nbd) started
+ * with their output in a log and found again through their pid files. */
 #ifndef DUET_IMAGE_RUN_H
 #define DUET_IMAGE_RUN_H
 
@@ -14,6 +14,14 @@
  * child gets SIGKILL when we die. Returns the exit status, 128+N for signal
  * N, or -errno when it could not start (-ENOENT: not installed). */
 int image_run(char *const argv[], char *out, size_t out_size, char *err, size_t err_size);
+
+/* image_run_daemon: runs a command that daemonises (qemu-nbd --fork,
+ * nbd-server) with stdin on /dev/null and stdout and stderr appended to
+ * log_path, and waits only for the command itself to exit, not for the
+ * daemon it leaves (which may hold the log open for its life: qemu-nbd
+ * before 8.1 keeps the caller's stderr). What this run wrote to the log
+ * goes into err. Returns as image_run does. */
+int image_run_daemon(char *const argv[], const char *log_path, char *err, size_t err_size);
 
 /* image_last_line: the last non-empty line of text (trimmed), in place. */
 const char *image_last_line(char *text);
@@ -32,7 +40,8 @@ int image_pid_stop(pid_t pid, int timeout_ms);
 /* image_cmdline_has: whether /proc/PID/cmdline holds want in one argument. */
 bool image_cmdline_has(pid_t pid, const char *want);
 
-/* image_file_in_use: whether any process holds path open (/proc/PID/fd). */
+/* image_file_in_use: whether any process holds path open (/proc/PID/fd);
+ * a process whose fds cannot be read (EACCES) counts as holding it. */
 bool image_file_in_use(const char *path);
 
 #endif

@@ -166,8 +166,10 @@ static int start_server(struct serve *s, const struct image_strv *names)
 	}
 	unlink(s->pid_file);
 	char *argv[] = { "nbd-server", "-C", s->conf_file, "-p", s->pid_file, NULL };
-	char errbuf[4096];
-	int status = image_run(argv, NULL, 0, errbuf, sizeof errbuf);
+	char errbuf[4096] = "", log_path[PATH_MAX];
+	int status = image_run_path(s->conf, "nbd-server.log", log_path);
+	if (status == 0)
+		status = image_run_daemon(argv, log_path, errbuf, sizeof errbuf);
 	if (status != 0) {
 		serve_log("nbd-server did not start: %s",
 		     status == -ENOENT ? "nbd-server is not installed"

@@ -302,15 +302,21 @@ int image_fsync_path(const char *path)
 	return err;
 }
 
-int image_publish(const struct duet_conf *conf, const char *name, const char *tmp,
-		  const char *current, char version[IMAGE_VERSION_MAX])
+int image_publish_as(const struct duet_conf *conf, const char *name, const char *tmp,
+		     const char *current, const char *version)
 {
 	char path[PATH_MAX];
 	struct image_strv h = { 0 };
+	struct stat st;
 	int err;
 
-	if ((err = image_fsync_path(tmp)) < 0 || (err = image_new_version(conf, name, version)) < 0 ||
-	    (err = image_path(conf, version, "", path)) < 0)
+	if (!image_version_of(name, version))
+		return -EINVAL;
+	if ((err = image_path(conf, version, "", path)) < 0)
+		return err;
+	if (lstat(path, &st) == 0)
+		return -EEXIST;
+	if ((err = image_fsync_path(tmp)) < 0)
 		return err;
 	if (chmod(tmp, 0444) < 0)
 		return -errno;
@@ -330,29 +336,97 @@ int image_publish(const struct duet_conf *conf, const char *name, const char *tm
 	return err;
 }
 
-/* cleanup_temps: what a killed command of NAME's left behind: the
- * .NAME.{new,link,import}.tmp files and write_file_atomic's history temp. */
-static void cleanup_temps(const struct duet_conf *conf, const char *name)
+int image_publish(const struct duet_conf *conf, const char *name, const char *tmp,
+		  const char *current, char version[IMAGE_VERSION_MAX])
 {
-	static const char *const kinds[] = { "new", "link", "import" };
-	char hist[NAME_MAX + 1], path[PATH_MAX];
+	int err = image_new_version(conf, name, version);
 
-	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-		char tmp_name[NAME_MAX + 1];
-		snprintf(tmp_name, sizeof tmp_name, ".%s.%s.tmp", name, kinds[i]);
-		if (image_path(conf, tmp_name, "", path) == 0)
-			unlink(path);
+	return err < 0 ? err : image_publish_as(conf, name, tmp, current, version);
+}
+
+/* temp_owner: the image whose temp file this is, in owner; false when
+ * file is no temp of ours: .NAME.{new,link,import}.tmp, or
+ * write_file_atomic's NAME.history.tmp-* and NAME-edit.committed.tmp-*. */
+static bool temp_owner(const char *file, char owner[NAME_MAX + 1])
+{
+	static const char *const dotted[] = { ".new.tmp", ".link.tmp", ".import.tmp" };
+	static const char *const atomic[] = { ".history.tmp-", "-edit.committed.tmp-" };
+	size_t len = strlen(file);
+
+	if (file[0] == '.') {
+		for (size_t i = 0; i < sizeof dotted / sizeof dotted[0]; i++) {
+			size_t sl = strlen(dotted[i]);
+			if (len > sl + 1 && !strcmp(file + len - sl, dotted[i])) {
+				snprintf(owner, NAME_MAX + 1, "%.*s", (int)(len - sl - 1), file + 1);
+				return image_name_is_valid(owner);
+			}
+		}
+		return false;
 	}
+	for (size_t i = 0; i < sizeof atomic / sizeof atomic[0]; i++) {
+		const char *at = strstr(file, atomic[i]);
+		if (at && at > file) {
+			snprintf(owner, NAME_MAX + 1, "%.*s", (int)(at - file), file);
+			if (image_name_is_valid(owner))
+				return true;
+		}
+	}
+	return false;
+}
+
+int image_temp_owners(const struct duet_conf *conf, struct image_strv *out)
+{
 	DIR *dir = opendir(conf->server.image_dir);
+
+	out->v = NULL;
+	out->n = 0;
 	if (!dir)
-		return;
-	snprintf(hist, sizeof hist, "%s.history.tmp-", name);
+		return errno == ENOENT ? 0 : -errno;
 	struct dirent *e;
-	while ((e = readdir(dir)))
-		if (!strncmp(e->d_name, hist, strlen(hist)) &&
-		    image_path(conf, e->d_name, "", path) == 0)
-			unlink(path);
+	int err = 0;
+	while (!err && (e = readdir(dir))) {
+		char owner[NAME_MAX + 1];
+		bool seen = false;
+		if (!temp_owner(e->d_name, owner))
+			continue;
+		for (size_t i = 0; i < out->n && !seen; i++)
+			seen = !strcmp(out->v[i], owner);
+		if (!seen)
+			err = image_strv_push(out, owner);
+	}
 	closedir(dir);
+	if (err < 0)
+		image_strv_free(out);
+	else if (out->n)
+		qsort(out->v, out->n, sizeof *out->v, str_cmp);
+	return err;
+}
+
+int image_clean_temps(const struct duet_conf *conf, const char *name, bool dry_run,
+		      struct image_strv *found)
+{
+	DIR *dir = opendir(conf->server.image_dir);
+	char path[PATH_MAX];
+
+	if (!dir)
+		return errno == ENOENT ? 0 : -errno;
+	struct dirent *e;
+	int err = 0;
+	while ((e = readdir(dir))) {
+		char owner[NAME_MAX + 1];
+		if (!temp_owner(e->d_name, owner) || strcmp(owner, name) ||
+		    image_path(conf, e->d_name, "", path) < 0)
+			continue;
+		if (!dry_run && unlink(path) < 0) {
+			if (errno != ENOENT && !err)
+				err = -errno;
+			continue;
+		}
+		if (found && image_strv_push(found, e->d_name) < 0 && !err)
+			err = -ENOMEM;
+	}
+	closedir(dir);
+	return err;
 }
 
 int image_lock(const struct duet_conf *conf, const char *name)
@@ -373,7 +447,6 @@ int image_lock(const struct duet_conf *conf, const char *name)
 		close(fd);
 		return err;
 	}
-	cleanup_temps(conf, name);
 	return fd;
 }
 

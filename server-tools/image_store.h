@@ -5,9 +5,12 @@
  *   IMAGE_DIR/NAME.history             the versions that were current, oldest
  *                                      first: rollback pops the last
  *   IMAGE_DIR/NAME-edit.qcow2          an open edit, backed by the version
+ *   IMAGE_DIR/NAME-edit.committed      written by commit before its symlink
+ *                                      swap: which version the edit became
  *   IMAGE_DIR/.NAME.*.tmp              work in progress (cleaned up)
  *   RUN_DIR/image-NAME.lock            held while a command changes NAME
  *   RUN_DIR/image-edit-NAME.pid        the edit's qemu-nbd
+ *   RUN_DIR/image-edit-NAME.log        its output
  *   RUN_DIR/image-serve.pid            `duet image serve`
  *
  * The symlink is the truth: it only ever moves to a complete, fsync'd
@@ -72,9 +75,26 @@ int image_set_current(const struct duet_conf *conf, const char *name, const char
 int image_publish(const struct duet_conf *conf, const char *name, const char *tmp,
 		  const char *current, char version[IMAGE_VERSION_MAX]);
 
+/* image_publish_as: the same with the version's name chosen by the caller
+ * (image_new_version); -EEXIST when that file is there. */
+int image_publish_as(const struct duet_conf *conf, const char *name, const char *tmp,
+		     const char *current, const char *version);
+
 /* image_lock: an exclusive lock on NAME for this process's life (the fd;
- * -EBUSY when another command holds it). Cleans up NAME's temp files. */
+ * -EBUSY when another command holds it). */
 int image_lock(const struct duet_conf *conf, const char *name);
+
+/* image_clean_temps: removes (dry_run: only finds) what killed commands
+ * on NAME left in IMAGE_DIR: .NAME.{new,link,import}.tmp and the temps
+ * of NAME.history and NAME-edit.committed. Their file names are added to
+ * found (NULL: not wanted). Call it with NAME's lock held. */
+int image_clean_temps(const struct duet_conf *conf, const char *name, bool dry_run,
+		      struct image_strv *found);
+
+/* image_temp_owners: the names of every image with temp files in
+ * IMAGE_DIR, whether or not it has a symlink yet (a first import killed
+ * before it made one), sorted. */
+int image_temp_owners(const struct duet_conf *conf, struct image_strv *out);
 
 /* image_edit_pid: the qemu-nbd serving NAME's edit, 0 when none. */
 pid_t image_edit_pid(const struct duet_conf *conf, const char *name);

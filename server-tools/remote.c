@@ -1,6 +1,7 @@
 /* The server's end of the remote port (see remote.h, and
  * lib/remote_proto.h for the protocol): the key file, and one signed
- * command to one PC with every wait bounded by a deadline. What a PC
+ * command to one PC (signed over its nonce and the PC's address and port
+ * as this socket reached them) with every wait bounded by a deadline. What a PC
  * sends back is untrusted: lines are bounded and checked before use. */
 #include "remote.h"
 
@@ -271,11 +272,14 @@ static int remote_exchange(struct remote_conn *c, const struct remote_key *key,
 			   const char *command, char *reply, size_t size)
 {
 	char line[REMOTE_REPLY_MAX];
-	char message[2 * REMOTE_NONCE_SIZE + 1 + REMOTE_COMMAND_MAX + 1];
+	char message[REMOTE_MESSAGE_MAX], address[REMOTE_ADDRESS_MAX];
 	char request[REMOTE_REQUEST_MAX + 1];
 	uint8_t nonce[REMOTE_NONCE_SIZE], sig[REMOTE_SIG_SIZE];
 	const char *nonce_hex = line + strlen(REMOTE_GREETING);
-	int err;
+	struct sockaddr_storage peer;
+	socklen_t peer_len = sizeof(peer);
+	unsigned port;
+	int err, len;
 
 	err = remote_read_line(c, line, sizeof(line));
 	if (err)
@@ -284,8 +288,17 @@ static int remote_exchange(struct remote_conn *c, const struct remote_key *key,
 	    strlen(nonce_hex) != 2 * REMOTE_NONCE_SIZE ||
 	    remote_hex_decode(nonce_hex, REMOTE_NONCE_SIZE, nonce))
 		return -EPROTO;
-	snprintf(message, sizeof(message), "%.64s %.64s", nonce_hex, command);
-	ed25519_sha512_sign(key->pub, key->priv, strlen(message), (const uint8_t *)message, sig);
+	/* the signature names the PC this socket reached: relayed to another
+	 * PC, it is worthless there */
+	if (getpeername(c->fd, (struct sockaddr *)&peer, &peer_len) < 0)
+		return -errno;
+	err = remote_sockaddr_text(&peer, address, &port);
+	if (err)
+		return err;
+	len = remote_signed_message(message, address, port, nonce_hex, command);
+	if (len < 0)
+		return -EPROTO;
+	ed25519_sha512_sign(key->pub, key->priv, (size_t)len, (const uint8_t *)message, sig);
 	remote_hex_encode(sig, sizeof(sig), request);
 	snprintf(request + 2 * REMOTE_SIG_SIZE, sizeof(request) - 2 * REMOTE_SIG_SIZE, " %s\n",
 		 command);

@@ -37,7 +37,8 @@ int remote_public_key_hex(const char *key_file, bool create, char out[65]);
 const char *remote_key_strerror(int err);
 
 /* remote_request: connect to host (a name or address) port, read the
- * greeting, send `command` signed over its nonce, and put the reply line
+ * greeting, send `command` signed over its nonce and the address and port
+ * the socket reached (lib/remote_proto.h), and put the reply line
  * (without "\n") in reply. All within timeout_ms. 0 when a reply came
  * (which may still be "error: ..."); -ECONNREFUSED, -ETIMEDOUT,
  * -EHOSTUNREACH, -ENETUNREACH, -ENOENT (no such host): unreachable;

@@ -10,8 +10,12 @@
  * parent. Processes, not threads: libvncclient's VNC authentication keeps
  * its DES state in globals, and a PC's VNC server is not trusted, so a
  * child that hangs past WALL_PC_DEADLINE_MS is killed and one that crashes
- * costs only its own tile. A PC that is off is a grey tile and never holds
- * up the others. See docs/duet-wall.md. */
+ * costs only its own tile. A child may be in a hostile server's hands, so
+ * the shared memory holds plain data only (struct wall_result and the
+ * tiles' pixels): the parent keeps every pointer in its own memory, and
+ * reads a result only after the child is gone, each string cut to its
+ * size. A PC that is off is a grey tile and never holds up the others.
+ * See docs/duet-wall.md. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -28,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "display_proto.h"
 #include "duet.h"
 #include "font.h"
 #include "parse.h"
@@ -36,7 +41,21 @@
 #include "remote_proto.h"
 #include "util.h"
 
-#define WALL_CHILDREN 32
+/* Worst case per child: the screen (WALL_MAX_SCREEN_PIXELS, 64 MiB) and a
+ * decoder buffer as large; WALL_CHILDREN of them stay well under 1.5 GiB. */
+#define WALL_CHILDREN 8
+/* duet-display's screen is at most DISPLAY_MAX_WIDTH x DISPLAY_MAX_HEIGHT
+ * (lib/display_proto.h), and in pixels at most this: 5K, or two 4K side by
+ * side. A server that says more is refused. */
+#define WALL_MAX_SCREEN_PIXELS (4096u * 4096u)
+/* The encodings asked for, best first. duet-display's libvncserver serves
+ * every RFB encoding; of them zlib is the one that is cheap on the LAN
+ * and small to decode: one inflate() into a buffer of the rectangle's
+ * size, checked against the screen. Tight (palettes, gradient filter,
+ * JPEG through libjpeg) and ZRLE (tiles, palettes, runs) are far more
+ * parser for a hostile server to aim at, and CopyRect buys nothing for
+ * one picture. Raw is the fallback every server has. */
+#define WALL_ENCODINGS "zlib raw"
 #define WALL_PC_DEADLINE_MS 15000  /* a child's whole job, then SIGKILL */
 #define WALL_VNC_TIMEOUT_S 3       /* connect, and each read */
 #define WALL_FRAME_TIMEOUT_MS 8000 /* the whole picture of one PC */
@@ -62,6 +81,19 @@
 #define WALL_GREY_TILE 0xff606060u
 #define WALL_GREY_TEXT 0xffe0e0e0u
 
+#define WALL_STATUS_SIZE 160
+#define WALL_DETAIL_SIZE 512
+
+/* What a PC's child leaves in shared memory: plain data, no pointers. The
+ * parent reads it once the child is gone, and trusts none of it. */
+struct wall_result {
+	uint8_t done;         /* nonzero: the child finished */
+	uint8_t have_picture; /* nonzero: its tile in wall.bits holds the screen */
+	char status[WALL_STATUS_SIZE];
+	char detail[WALL_DETAIL_SIZE];
+};
+
+/* One PC, in the parent's own memory (the children get a copy at fork). */
 struct wall_pc {
 	struct pc_id pc;
 	char name[256];         /* line 1: hostname, else MAC, else IP */
@@ -71,15 +103,20 @@ struct wall_pc {
 	bool remote;
 	char *password;         /* the first line of vnc-password-file; NULL: none */
 	char setup_error[160];  /* not asked: why */
-	/* one refresh's outcome, written by the PC's child */
-	bool done;
+	pixman_image_t *picture; /* over the PC's tile in wall.bits, --tile sized */
+	/* one refresh's outcome, from its wall_result */
 	bool have_picture;
+	char status[WALL_STATUS_SIZE]; /* line 2 */
+	char detail[WALL_DETAIL_SIZE]; /* for --once and the HTML */
+};
+
+/* One VNC connection, in the child's own memory. */
+struct wall_grab {
+	const struct wall_pc *p;
+	struct wall_result *out;
 	bool got_frame;
-	pixman_region32_t received; /* of the screen, this connection */
+	pixman_region32_t received; /* of the screen, since its last size */
 	uint8_t *framebuffer;       /* libvncclient's, allocated by us */
-	pixman_image_t *picture; /* the tile's picture, --tile sized */
-	char status[160];       /* line 2 */
-	char detail[512];       /* for --once and the HTML */
 };
 
 struct wall {
@@ -92,8 +129,9 @@ struct wall {
 	char html_png[PATH_MAX];
 	struct remote_key key;
 	bool have_key;
-	struct wall_pc *pcs;  /* shared with the children */
-	uint8_t *bits;        /* the tiles' pictures, shared with the children */
+	struct wall_pc *pcs;         /* the parent's */
+	struct wall_result *results; /* shared with the children, one per PC */
+	uint8_t *bits;               /* the tiles' pictures, shared with the children */
 	size_t bits_size;
 	size_t count;
 };
@@ -129,46 +167,53 @@ static void wall_vnc_log(const char *format, ...)
 
 static char *wall_get_password(rfbClient *cl)
 {
-	struct wall_pc *p = rfbClientGetClientData(cl, &wall_client_tag);
+	struct wall_grab *g = rfbClientGetClientData(cl, &wall_client_tag);
 
 	/* libvncclient frees what this returns */
-	return strdup(p->password ? p->password : "");
+	return strdup(g->p->password ? g->p->password : "");
 }
 
-/* wall_alloc_framebuffer: libvncclient's MallocFrameBuffer hook, for a
- * screen of at most 8192x8192 (the server says the size). The wall frees
- * it: rfbClientCleanup does not, nor rfbInitClient when it fails. */
+/* wall_alloc_framebuffer: libvncclient's MallocFrameBuffer hook, at the
+ * start and at every new size the server announces (NewFBSize). The size
+ * is the server's word: at most duet-display's largest screen, and
+ * WALL_MAX_SCREEN_PIXELS. What came of the old size no longer counts.
+ * The wall frees it: rfbClientCleanup does not, nor rfbInitClient when it
+ * fails. */
 static rfbBool wall_alloc_framebuffer(rfbClient *cl)
 {
-	struct wall_pc *p = rfbClientGetClientData(cl, &wall_client_tag);
+	struct wall_grab *g = rfbClientGetClientData(cl, &wall_client_tag);
 
-	free(p->framebuffer);
-	p->framebuffer = NULL;
+	free(g->framebuffer);
+	g->framebuffer = NULL;
 	cl->frameBuffer = NULL;
-	if (cl->width < 1 || cl->height < 1 || cl->width > 8192 || cl->height > 8192 ||
+	g->got_frame = false;
+	pixman_region32_clear(&g->received);
+	if (cl->width < 1 || cl->height < 1 || cl->width > DISPLAY_MAX_WIDTH ||
+	    cl->height > DISPLAY_MAX_HEIGHT ||
+	    (uint64_t)cl->width * (uint64_t)cl->height > WALL_MAX_SCREEN_PIXELS ||
 	    cl->format.bitsPerPixel != 32)
 		return FALSE;
-	p->framebuffer = calloc((size_t)cl->width * (size_t)cl->height, 4);
-	cl->frameBuffer = p->framebuffer;
-	return p->framebuffer != NULL;
+	g->framebuffer = calloc((size_t)cl->width * (size_t)cl->height, 4);
+	cl->frameBuffer = g->framebuffer;
+	return g->framebuffer != NULL;
 }
 
 static void wall_got_rect(rfbClient *cl, int x, int y, int w, int h)
 {
-	struct wall_pc *p = rfbClientGetClientData(cl, &wall_client_tag);
+	struct wall_grab *g = rfbClientGetClientData(cl, &wall_client_tag);
 
-	pixman_region32_union_rect(&p->received, &p->received, x, y, (unsigned)w, (unsigned)h);
+	pixman_region32_union_rect(&g->received, &g->received, x, y, (unsigned)w, (unsigned)h);
 }
 
 /* wall_frame_done: the picture is complete once every pixel came (the
  * first updates may carry only a cursor or a size). */
 static void wall_frame_done(rfbClient *cl)
 {
-	struct wall_pc *p = rfbClientGetClientData(cl, &wall_client_tag);
+	struct wall_grab *g = rfbClientGetClientData(cl, &wall_client_tag);
 	pixman_box32_t screen = { 0, 0, cl->width, cl->height };
 
-	if (pixman_region32_contains_rectangle(&p->received, &screen) == PIXMAN_REGION_IN)
-		p->got_frame = true;
+	if (pixman_region32_contains_rectangle(&g->received, &screen) == PIXMAN_REGION_IN)
+		g->got_frame = true;
 }
 
 static uint64_t wall_now_ms(void)
@@ -180,7 +225,7 @@ static uint64_t wall_now_ms(void)
 }
 
 /* wall_scale: the screen, its aspect kept, centred on black in the tile. */
-static void wall_scale(struct wall *w, struct wall_pc *p, rfbClient *cl)
+static void wall_scale(const struct wall *w, struct wall_grab *g, rfbClient *cl)
 {
 	uint64_t sw = (uint64_t)cl->width, sh = (uint64_t)cl->height;
 	int dw = (int)w->tile_w, dh = (int)w->tile_h;
@@ -204,21 +249,23 @@ static void wall_scale(struct wall *w, struct wall_pc *p, rfbClient *cl)
 				    pixman_double_to_fixed((double)cl->height / dh));
 	pixman_image_set_transform(src, &t);
 	pixman_image_set_filter(src, PIXMAN_FILTER_GOOD, NULL, 0);
-	pixman_image_composite32(PIXMAN_OP_SRC, src, NULL, p->picture, 0, 0, 0, 0,
+	pixman_image_composite32(PIXMAN_OP_SRC, src, NULL, g->p->picture, 0, 0, 0, 0,
 				 ((int)w->tile_w - dw) / 2, ((int)w->tile_h - dh) / 2, dw, dh);
 	pixman_image_unref(src);
-	p->have_picture = true;
+	g->out->have_picture = 1;
 }
 
-static void wall_grab_vnc(struct wall *w, struct wall_pc *p)
+static void wall_grab_vnc(const struct wall *w, struct wall_grab *g)
 {
+	const struct wall_pc *p = g->p;
+	struct wall_result *out = g->out;
 	rfbClient *cl = rfbGetClient(8, 3, 4);
 	uint64_t deadline;
 
 	wall_vnc_message[0] = 0;
 	wall_vnc_connect_failed = false;
 	if (!cl) {
-		snprintf(p->status, sizeof(p->status), "out of memory");
+		snprintf(out->status, sizeof(out->status), "out of memory");
 		return;
 	}
 	/* x8r8g8b8, as pixman reads it */
@@ -235,69 +282,76 @@ static void wall_grab_vnc(struct wall *w, struct wall_pc *p)
 	cl->GotFrameBufferUpdate = wall_got_rect;
 	cl->FinishedFrameBufferUpdate = wall_frame_done;
 	cl->canHandleNewFBSize = TRUE;
-	rfbClientSetClientData(cl, &wall_client_tag, p);
-	p->got_frame = false;
-	pixman_region32_init(&p->received);
+	cl->appData.encodingsString = WALL_ENCODINGS;
+	cl->appData.useRemoteCursor = FALSE; /* no cursor shapes to parse */
+	rfbClientSetClientData(cl, &wall_client_tag, g);
+	g->got_frame = false;
+	pixman_region32_init(&g->received);
 	/* rfbInitClient frees the client when it fails */
 	if (!rfbInitClient(cl, NULL, NULL)) {
 		if (wall_vnc_connect_failed) {
-			snprintf(p->status, sizeof(p->status), "off or unreachable");
-			snprintf(p->detail, sizeof(p->detail), "unreachable: no VNC server at %s:%u",
-				 p->address, p->vnc_port);
+			snprintf(out->status, sizeof(out->status), "off or unreachable");
+			snprintf(out->detail, sizeof(out->detail),
+				 "unreachable: no VNC server at %s:%u", p->address, p->vnc_port);
 		} else {
-			snprintf(p->status, sizeof(p->status), "VNC refused");
-			snprintf(p->detail, sizeof(p->detail), "VNC at %.255s:%u refused: %.200s", p->address,
-				 p->vnc_port, wall_vnc_message[0] ? wall_vnc_message : "?");
+			snprintf(out->status, sizeof(out->status), "VNC refused");
+			snprintf(out->detail, sizeof(out->detail), "VNC at %.255s:%u refused: %.200s",
+				 p->address, p->vnc_port,
+				 wall_vnc_message[0] ? wall_vnc_message : "?");
 		}
-		pixman_region32_fini(&p->received);
-		free(p->framebuffer);
-		p->framebuffer = NULL;
+		pixman_region32_fini(&g->received);
+		free(g->framebuffer);
+		g->framebuffer = NULL;
 		return;
 	}
 	/* rfbInitClient asked for the whole screen; wait for it */
 	deadline = wall_now_ms() + WALL_FRAME_TIMEOUT_MS;
-	while (!p->got_frame && wall_now_ms() < deadline) {
+	while (!g->got_frame && wall_now_ms() < deadline) {
 		int rc = WaitForMessage(cl, 200000);
 
 		if (rc < 0 || (rc > 0 && !HandleRFBServerMessage(cl)))
 			break;
 	}
-	if (p->got_frame && cl->frameBuffer && cl->width > 0 && cl->height > 0) {
-		wall_scale(w, p, cl);
+	if (g->got_frame && cl->frameBuffer && cl->width > 0 && cl->height > 0) {
+		wall_scale(w, g, cl);
 	} else {
-		snprintf(p->status, sizeof(p->status), "no picture");
-		snprintf(p->detail, sizeof(p->detail), "VNC at %s:%u sent no picture in time",
+		snprintf(out->status, sizeof(out->status), "no picture");
+		snprintf(out->detail, sizeof(out->detail), "VNC at %s:%u sent no picture in time",
 			 p->address, p->vnc_port);
 	}
 	rfbClientCleanup(cl);
-	pixman_region32_fini(&p->received);
-	free(p->framebuffer);
-	p->framebuffer = NULL;
+	pixman_region32_fini(&g->received);
+	free(g->framebuffer);
+	g->framebuffer = NULL;
 }
 
 /* wall_grab_status: the guest on screen, from the remote port. */
-static void wall_grab_status(struct wall *w, struct wall_pc *p)
+static void wall_grab_status(const struct wall *w, const struct wall_pc *p,
+			     struct wall_result *out)
 {
 	char reply[REMOTE_REPLY_MAX], active[64], guests[REMOTE_REPLY_MAX];
 	int err = remote_request(p->address, p->remote_port, &w->key, "status",
 				 WALL_REMOTE_TIMEOUT_MS, reply, sizeof(reply));
 
 	if (err)
-		snprintf(p->status, sizeof(p->status), "guest ? (remote: %s)",
+		snprintf(out->status, sizeof(out->status), "guest ? (remote: %s)",
 			 err == -EPROTO ? "protocol error" : strerror(-err));
 	else if (remote_parse_status(reply, active, sizeof(active), guests, sizeof(guests)))
-		snprintf(p->status, sizeof(p->status), "guest ? (remote: %.100s)", reply);
+		snprintf(out->status, sizeof(out->status), "guest ? (remote: %.100s)", reply);
 	else
-		snprintf(p->status, sizeof(p->status), "%s", active[0] ? active : "nothing shown");
+		snprintf(out->status, sizeof(out->status), "%s",
+			 active[0] ? active : "nothing shown");
 }
 
 /* wall_grab: one PC's tile and label; runs in the PC's child. */
-static void wall_grab(struct wall *w, struct wall_pc *p)
+static void wall_grab(const struct wall *w, size_t i)
 {
-	wall_grab_vnc(w, p);
-	if (p->have_picture && p->remote && w->have_key)
-		wall_grab_status(w, p);
-	p->done = true;
+	struct wall_grab g = { .p = &w->pcs[i], .out = &w->results[i] };
+
+	wall_grab_vnc(w, &g);
+	if (g.out->have_picture && g.p->remote && w->have_key)
+		wall_grab_status(w, g.p, g.out);
+	g.out->done = 1;
 }
 
 struct wall_child {
@@ -307,15 +361,20 @@ struct wall_child {
 	bool killed;
 };
 
-/* wall_reaped: a child is gone; its PC's outcome is what it left, or
- * why it left none. */
+/* wall_reaped: a child is gone; its PC's outcome is what it left (copied
+ * out of the shared memory, strings cut to their size, flags 0 or not),
+ * or why it left none. */
 static void wall_reaped(struct wall *w, const struct wall_child *c, int status)
 {
 	struct wall_pc *p = &w->pcs[c->pc];
+	const struct wall_result *r = &w->results[c->pc];
 
+	memcpy(p->status, r->status, sizeof(p->status));
+	memcpy(p->detail, r->detail, sizeof(p->detail));
 	p->status[sizeof(p->status) - 1] = 0;
 	p->detail[sizeof(p->detail) - 1] = 0;
-	if (p->done && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	p->have_picture = r->have_picture != 0;
+	if (r->done && WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return;
 	p->have_picture = false;
 	p->detail[0] = 0;
@@ -346,7 +405,8 @@ static void wall_grab_all(struct wall *w)
 			struct wall_pc *p = &w->pcs[next];
 			pid_t pid;
 
-			p->done = p->have_picture = false;
+			memset(&w->results[next], 0, sizeof(w->results[next]));
+			p->have_picture = false;
 			p->status[0] = p->detail[0] = 0;
 			if (p->setup_error[0]) {
 				snprintf(p->status, sizeof(p->status), "%s", p->setup_error);
@@ -357,7 +417,7 @@ static void wall_grab_all(struct wall *w)
 			if (pid == 0) {
 				signal(SIGINT, SIG_DFL);
 				signal(SIGTERM, SIG_DFL);
-				wall_grab(w, p);
+				wall_grab(w, next);
 				_exit(0);
 			}
 			if (pid < 0) {
@@ -681,8 +741,9 @@ static void wall_free(struct wall *w)
 			explicit_bzero(w->pcs[i].password, strlen(w->pcs[i].password));
 		free(w->pcs[i].password);
 	}
-	if (w->pcs)
-		munmap(w->pcs, w->count * sizeof(*w->pcs));
+	free(w->pcs);
+	if (w->results)
+		munmap(w->results, w->count * sizeof(*w->results));
 	if (w->bits)
 		munmap(w->bits, w->bits_size);
 	explicit_bzero(&w->key, sizeof(w->key));
@@ -808,9 +869,10 @@ int duet_wall_main(struct duet_ctx *ctx, int argc, char **argv)
 		n = WALL_MAX_PCS;
 	w.count = n;
 	w.bits_size = n * w.tile_w * w.tile_h * 4;
-	w.pcs = wall_shared(n * sizeof(*w.pcs));
+	w.pcs = calloc(n, sizeof(*w.pcs));
+	w.results = wall_shared(n * sizeof(*w.results));
 	w.bits = wall_shared(w.bits_size);
-	if (!w.pcs || !w.bits) {
+	if (!w.pcs || !w.results || !w.bits) {
 		free(pcs);
 		wall_free(&w);
 		fprintf(stderr, "duet wall: out of memory\n");

@@ -6,6 +6,7 @@ each drawing a solid colour. Nothing is mocked. Binaries: $DUET_DISPLAY
 build/tests/display/peer, else the sanitized one)."""
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import random
@@ -182,3 +183,24 @@ def unused_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+HOGWEED = ctypes.CDLL("libhogweed.so.6")
+
+
+def sign(key_file: Path, message: bytes) -> bytes:
+    """An Ed25519 signature (128 hex digits) of message with the server's
+    key (its first line: the seed), by nettle, the library duet signs
+    with, through ctypes."""
+    seed = bytes.fromhex(key_file.read_text().split()[0])
+    pub = ctypes.create_string_buffer(32)
+    HOGWEED.nettle_ed25519_sha512_public_key(pub, seed)
+    sig = ctypes.create_string_buffer(64)
+    HOGWEED.nettle_ed25519_sha512_sign(pub, seed, ctypes.c_size_t(len(message)), message, sig)
+    return sig.raw.hex().encode()
+
+
+def signed_message(address: str, port: int, nonce: bytes, command: bytes) -> bytes:
+    """What a request's signature covers (lib/remote_proto.h): the PC's
+    own address and port of the connection, its nonce, the command."""
+    return b"duet-remote 1 %s %d %s %s" % (address.encode(), port, nonce, command)

@@ -474,6 +474,134 @@ def test_gc(image_server: Server, tmp_path: Path):
     server.run("image", "discard", "win", check=True)
 
 
+def test_gc_keeps_published_versions(image_server: Server, tmp_path: Path):
+    """A version a published PC config names is what those PCs boot until
+    `duet config publish` succeeds again: gc keeps it."""
+    server = image_server
+    versions = []
+    for seed in range(4):
+        src = make_raw(tmp_path / f"v{seed}.raw", 1 << 20, seed=50 + seed)
+        args = ["image", "import"] + (["--new-version"] if seed else []) + [str(src), "win"]
+        server.run(*args, check=True)
+        versions.append(current(server, "win"))
+    # As `duet config publish` writes it, for one PC's own folder.
+    folder = server.tftp / "duet" / "config" / "01-52-54-00-12-34-56"
+    folder.mkdir(parents=True)
+    (folder / "guest-win.conf").write_text(
+        "# win, written by duet config publish\n[vm]\nbios = yes\n"
+        f"disk = nbd://10.0.0.1:10809/{versions[0].name},overlay=ram\n")
+    r = server.run("image", "gc", check=True)
+    assert f"keeping {versions[0].name}: a published PC config names it" in r.stdout
+    assert f"removed {versions[1].name}" in r.stdout
+    assert versions[0].exists() and not versions[1].exists()
+    assert versions[2].exists() and versions[3].exists()
+    # Once no config names it, it goes.
+    (folder / "guest-win.conf").write_text(
+        f"[vm]\ndisk = nbd://[fd00::1]:10809/{versions[3].name},overlay=ram\n")
+    r = server.run("image", "gc", check=True)
+    assert f"removed {versions[0].name}" in r.stdout and not versions[0].exists()
+
+
+def test_gc_removes_temps_of_killed_first_import(image_server: Server, tmp_path: Path):
+    server = image_server
+    src = make_raw(tmp_path / "big.raw", 128 << 20, seed=60)
+    tmp = server.images / ".fresh.import.tmp"
+    proc = subprocess.Popen([str(DUET), "-c", str(server.conf), "image", "import", str(src),
+                             "fresh"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and not tmp.exists() and time.monotonic() < deadline:
+        time.sleep(0.0005)
+    assert proc.poll() is None, "the import finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert tmp.exists() and not (server.images / "fresh").is_symlink()
+    (server.images / "fresh.history.tmp-AbC123").write_text("partial")
+
+    r = server.run("image", "gc", "--dry-run", check=True)
+    assert "would remove .fresh.import.tmp" in r.stdout and tmp.exists()
+    r = server.run("image", "gc", check=True)
+    assert "image 'fresh': removed .fresh.import.tmp" in r.stdout
+    assert "removed fresh.history.tmp-AbC123" in r.stdout
+    assert not tmp.exists() and not (server.images / "fresh.history.tmp-AbC123").exists()
+    # The import runs again from the start.
+    small = make_raw(tmp_path / "small.raw", 1 << 20, seed=61)
+    server.run("image", "import", str(small), "fresh", check=True)
+    assert sha256(current(server, "fresh")) == sha256(small)
+
+
+def test_overlay_on_another_version_is_not_thrown_away(image_server: Server, tmp_path: Path):
+    """An overlay on a version that is not current, which no commit made
+    current (no marker of it), is the admin's work: commands refuse it
+    rather than delete it; discard drops it when asked."""
+    server = image_server
+    a = make_raw(tmp_path / "a.raw", 1 << 20, seed=70)
+    b = make_raw(tmp_path / "b.raw", 1 << 20, seed=71)
+    server.run("image", "import", str(a), "win", check=True)
+    v1 = current(server, "win")
+    server.run("image", "import", "--new-version", str(b), "win", check=True)
+    overlay = server.images / "win-edit.qcow2"
+    r = subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", v1.name, "-F", "raw",
+                        overlay.name], cwd=server.images, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    for cmd in (["commit", "win"], ["edit", "win"], ["rollback", "win"], ["gc"]):
+        r = server.run("image", *cmd)
+        assert_clean_error(r, "duet: image 'win'", f"is on version {v1.name}", "discard")
+        assert overlay.exists(), cmd
+    server.run("image", "discard", "win", check=True)
+    assert not overlay.exists()
+
+
+FAKE_QEMU_NBD = """#!/bin/sh
+# qemu-nbd --fork as before QEMU 8.1: the daemon keeps the caller's
+# stdout and stderr open for its whole life.
+if [ "$1" = --daemon ]; then
+    while :; do sleep 1; done
+fi
+for a; do case $a in --pid-file=*) pid_file=${a#--pid-file=} ;; esac; done
+"$0" --daemon &
+echo $! > "$pid_file"
+echo "qemu-nbd: forked" >&2
+exit 0
+"""
+
+
+def test_edit_does_not_wait_for_the_daemon(image_server: Server, tmp_path: Path):
+    server = image_server
+    src = make_raw(tmp_path / "src.raw", 1 << 20, seed=80)
+    server.run("image", "import", str(src), "win", check=True)
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "qemu-nbd").write_text(FAKE_QEMU_NBD)
+    (fake / "qemu-nbd").chmod(0o755)
+    env = {"PATH": f"{fake}:{os.environ['PATH']}"}
+    try:
+        r = server.run("image", "edit", "win", env=env, timeout=30)
+        assert r.returncode == 0, r.stderr
+        assert "edit open" in r.stdout
+        assert "qemu-nbd: forked" in (server.run_dir / "image-edit-win.log").read_text()
+    finally:
+        server.run("image", "discard", "win", timeout=60)
+    assert not (server.images / "win-edit.qcow2").exists()
+
+
+def test_edit_port_in_use(image_server: Server, tmp_path: Path):
+    """qemu-nbd's own message is the one line the admin sees."""
+    server = image_server
+    src = make_raw(tmp_path / "src.raw", 1 << 20, seed=81)
+    server.run("image", "import", str(src), "win", check=True)
+    with socket.socket() as busy:
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        busy.bind(("0.0.0.0", server.edit_port))
+        busy.listen()
+        r = server.run("image", "edit", "win", timeout=60)
+    assert_clean_error(r, "duet: image 'win'", f"cannot serve the edit on port {server.edit_port}",
+                       "qemu-nbd")
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert (server.images / "win-edit.qcow2").exists()
+    server.run("image", "edit", "win", check=True)
+    server.run("image", "discard", "win", check=True)
+
+
 # --- fault injection --------------------------------------------------------
 
 def test_commit_killed_at_any_point(tmp_path: Path):

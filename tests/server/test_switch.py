@@ -2,8 +2,8 @@
 server-tools/remote.c, display/remote_port.c) end to end: real
 duet-display processes with test peers as guests, the real `duet`, and
 hostile clients speaking to the remote port by hand. Only signed commands
-over a fresh nonce act; everything else is refused and the display runs
-on."""
+over a fresh nonce and the PC's own address and port act; everything else
+is refused and the display runs on."""
 import os
 import socket
 import stat
@@ -12,8 +12,8 @@ import threading
 
 import pytest
 
-from classroom_pcs import (DISPLAY, PC, init_key, need_binaries, password_file, unused_port,
-                           wait_for)
+from classroom_pcs import (DISPLAY, PC, init_key, need_binaries, password_file, sign,
+                           signed_message, unused_port, wait_for)
 from conftest import Server, assert_clean_error
 
 
@@ -112,14 +112,15 @@ def test_wrong_key_is_refused(classroom, tmp_path):
     assert "remote 127.0.0.1: refused: not authenticated" in one.log_text()
 
 
-class Recorder:
-    """A TCP relay in front of a PC's remote port that keeps what the
-    client sent: a real signed request from `duet switch`."""
+class Relay:
+    """A PC that relays: it listens at (address, port) like a classroom PC
+    and passes everything, both ways, a line at a time, to another PC's
+    remote port. What the server sent it is kept in `sent`."""
 
-    def __init__(self, target_port):
+    def __init__(self, address, port, target_port):
         self.target_port = target_port
         self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
+        self.listener.bind((address, port))
         self.listener.listen(1)
         self.port = self.listener.getsockname()[1]
         self.sent = b""
@@ -131,7 +132,7 @@ class Recorder:
         with client, socket.create_connection(("127.0.0.1", self.target_port)) as up:
             client.settimeout(20)
             up.settimeout(20)
-            greeting = up.makefile("rb").readline()
+            greeting = up.makefile("rb").readline()  # the other PC's nonce
             client.sendall(greeting)
             self.sent = client.makefile("rb").readline()
             up.sendall(self.sent)
@@ -142,23 +143,56 @@ class Recorder:
         self.listener.close()
 
 
+def test_relayed_signature_is_refused(classroom):
+    """A PC that gets a signed command for itself and hands it, with
+    another PC's nonce, to that PC: the signature names the PC the server
+    reached (address and port), so the other PC refuses it. Once with the
+    relay on another address at the same port (a classroom: every PC on
+    5899), once on the same address at another port."""
+    server, (one, two), pw = classroom
+    for address, port in (("127.0.0.2", two.remote_port), ("127.0.0.1", 0)):
+        relay = Relay(address, port, two.remote_port)
+        server.write_conf(f"[52:54:00:00:00:07]\nip = {address}\nhostname = pc-evil\n"
+                          f"remote-listen = {address}\nremote-port = {relay.port}\n")
+        r = server.run("switch", "pc-evil", "beta")
+        relay.close()
+        assert r.returncode == 1
+        assert r.stdout.startswith("pc-evil (52:54:00:00:00:07): refused: not authenticated"), \
+            r.stdout
+        assert relay.sent.endswith(b" switch beta\n") and len(relay.sent.split(b" ")[0]) == 128
+        assert two.active() == "alpha" and one.active() == "alpha"
+    assert two.log_text().count("remote 127.0.0.1: refused: not authenticated") == 2
+    # straight to the PC, the same server's signature is taken
+    server.write_conf(two.conf_section(pw))
+    assert server.run("switch", "pc-two", "beta").returncode == 0 and two.active() == "beta"
+
+
 def test_replayed_signature_is_refused(classroom):
-    server, (one, _), pw = classroom
-    rec = Recorder(one.remote_port)
-    server.write_conf(one.conf_section(pw).replace(f"remote-port = {one.remote_port}",
-                                                    f"remote-port = {rec.port}"))
-    r = server.run("switch", "pc-one", "beta", check=True)
-    rec.close()
-    assert r.stdout.endswith(": ok\n")
-    assert rec.sent.endswith(b" switch beta\n") and len(rec.sent.split(b" ")[0]) == 128
+    server, (one, _), _ = classroom
+
+    def session():
+        s = socket.create_connection(("127.0.0.1", one.remote_port), timeout=20)
+        f = s.makefile("rb")
+        greeting = f.readline()
+        assert greeting.startswith(b"duet-remote 1 ") and len(greeting) == 14 + 64 + 1
+        return s, f, greeting[14:-1]
+
+    # a request signed the way duet signs, for this PC, this connection
+    s, f, nonce = session()
+    with s:
+        line = sign(server.key, signed_message("127.0.0.1", one.remote_port, nonce,
+                                               b"switch beta")) + b" switch beta\n"
+        s.sendall(line)
+        assert f.readline() == b"ok\n"
+    assert one.active() == "beta"
     one.ctl({"command": "switch", "guest": "alpha"})
     # the same signed line on a new connection: another nonce, so refused
-    greeting, reply = remote_lines(one, rec.sent)
+    greeting, reply = remote_lines(one, line)
     assert greeting.startswith("duet-remote 1 ")
     assert reply == "error: not authenticated\n"
     assert one.active() == "alpha"
     # the signature of `switch beta` does not make `switch alpha` either
-    greeting, reply = remote_lines(one, rec.sent.replace(b"switch beta", b"switch alpha"))
+    greeting, reply = remote_lines(one, line.replace(b"switch beta", b"switch alpha"))
     assert reply == "error: not authenticated\n"
 
 
@@ -183,22 +217,32 @@ def test_hostile_clients(classroom):
         assert reply == "" or reply.startswith("error: "), (lines[:40], reply)
         assert one.alive()
     assert one.active() == "alpha"
-    # connections that say nothing, more than the display takes at once
-    idle = [socket.create_connection(("127.0.0.1", one.remote_port), timeout=20)
-            for _ in range(10)]
+    # connections that say nothing, more than the display takes at once:
+    # ten from one address, then one each from ten more; a real `duet
+    # switch` still gets through at once while they are all open
+    idle = []
     try:
+        for source in ["127.0.0.1"] * 10 + [f"127.0.0.{i}" for i in range(2, 12)]:
+            s = socket.create_connection(("127.0.0.1", one.remote_port), timeout=20,
+                                         source_address=(source, 0))
+            idle.append(s)
+            s.makefile("rb").readline()  # accepted and greeted
         # the display keeps drawing and answering its control socket meanwhile
         assert one.ctl({"command": "list"})["ok"]
+        r = server.run("switch", "pc-one", "beta")
+        assert r.stdout == "pc-one (52:54:00:00:00:01): ok\n", r.stdout
+        assert one.active() == "beta" and one.alive()
+        # the display closed the one replaced by a newer one from its
+        # address, and the oldest from another when every slot was taken
+        for s in (idle[0], idle[10]):
+            assert s.recv(100) == b""
     finally:
         for s in idle:
             s.close()
-    # every one timed out or closed: a good command works again
-    wait_for("the remote port to take commands again",
-             lambda: server.run("switch", "pc-one", "beta").returncode == 0)
-    assert one.active() == "beta" and one.alive()
     log = one.log_text()
     assert "refused: not authenticated" in log and "refused: line too long" in log
     assert "refused: not a request line" in log
+    assert "refused: replaced by a newer connection from the same address" in log
 
 
 def test_display_refuses_remote_port_without_key(tmp_path):

@@ -5,7 +5,10 @@ VNC client (tests/display/vnc_client.c) or vncsnapshot.
 
 Guest kernel code runs ~1000x slow on this machine's KVM, so the guests
 are SeaBIOS and the iPXE ISO's boot loader only; timeouts are generous and
-nothing asserts how long anything took. Every process is killed by its pid
+nothing asserts how long anything took. (This machine's KVM also stops
+ISOLINUX with an emulation failure a few seconds in, which the supervisor
+then restarts; in the rig, on nested SVM, duet-vmm boots the same ISO
+through to iPXE: tests/system/test_vmm_bios.py.) Every process is killed by its pid
 file in the fixture's finalizer."""
 import os
 import random

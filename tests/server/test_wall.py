@@ -6,8 +6,10 @@ for its PC's colour and for its labels, drawn in display/font.c's font
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -223,3 +225,100 @@ def test_wall_silent_vnc_server(server, tmp_path):
     wall = Wall(out)
     x, y = wall.tile(0, 1)
     assert wall.at(x + 2, y + 2) == GREY and wall.labels(0, 1, "pc-mute", "VNC refused")
+
+
+class FakeVNC:
+    """A hostile VNC server (RFB 3.8, no authentication) on 127.0.0.1.
+    size: what ServerInit says. With resize, the first update is a whole
+    red picture followed by a NewFBSize to 64x64 in the same message; the
+    next one is a whole green 64x64 picture."""
+
+    def __init__(self, size, resize=False):
+        self.size, self.resize = size, resize
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(4)
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def _read(f, n):
+        data = f.read(n)
+        if len(data) != n:
+            raise EOFError
+        return data
+
+    def _raw(self, w, h, rgb_value):
+        pixel = struct.pack("<I", rgb_value)
+        return struct.pack(">HHHHi", 0, 0, w, h, 0) + pixel * (w * h)
+
+    def _serve(self):
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(20)
+            f = conn.makefile("rb")
+            try:
+                conn.sendall(b"RFB 003.008\n")
+                self._read(f, 12)
+                conn.sendall(b"\x01\x01")                  # one security type: None
+                self._read(f, 1)
+                conn.sendall(struct.pack(">I", 0))         # SecurityResult: OK
+                self._read(f, 1)                           # ClientInit
+                w, h = self.size
+                conn.sendall(struct.pack(">HHBBBBHHHBBB3xI", w, h, 32, 24, 0, 1, 255, 255, 255,
+                                         16, 8, 0, 4) + b"fake")
+                updates = 0
+                while True:
+                    kind = self._read(f, 1)[0]
+                    if kind == 0:                          # SetPixelFormat
+                        self._read(f, 19)
+                    elif kind == 2:                        # SetEncodings
+                        _, n = struct.unpack(">BH", self._read(f, 3))
+                        self._read(f, 4 * n)
+                    elif kind == 3:                        # FramebufferUpdateRequest
+                        self._read(f, 9)
+                        if updates == 0 and self.resize:
+                            conn.sendall(struct.pack(">BxH", 0, 2) + self._raw(w, h, 0xff0000) +
+                                         struct.pack(">HHHHi", 0, 0, 64, 64, -223))
+                        elif updates == 1 and self.resize:
+                            conn.sendall(struct.pack(">BxH", 0, 1) +
+                                         self._raw(64, 64, 0x00ff00))
+                        updates += 1
+                    else:
+                        self._read(f, {4: 7, 5: 5, 6: 7}.get(kind, 0))
+            except (EOFError, OSError):
+                pass
+
+    def close(self):
+        self.listener.close()
+        self.thread.join(timeout=30)
+
+
+def test_wall_hostile_vnc_sizes(server, tmp_path):
+    """A server that claims a screen larger than duet-display ever has is
+    refused before anything is allocated; one that changes size in the
+    middle of an update does not get the picture of the old size counted
+    for the new one: the tile shows what came after the resize."""
+    huge, resize = FakeVNC((8192, 8192)), FakeVNC((128, 128), resize=True)
+    try:
+        server.write_conf(f"[52:54:00:00:03:01]\nip = 127.0.0.1\nhostname = pc-huge\n"
+                          f"vnc-base-port = {huge.port}\n\n"
+                          f"[52:54:00:00:03:02]\nip = 127.0.0.1\nhostname = pc-resize\n"
+                          f"vnc-base-port = {resize.port}\n")
+        out = tmp_path / "w.png"
+        r = server.run("wall", "--once", "--output", str(out), "--columns", "2", timeout=120,
+                       check=True)
+    finally:
+        huge.close()
+        resize.close()
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("pc-huge: VNC at 127.0.0.1"), lines
+    assert lines[1] == "pc-resize: picture (no remote port for the guest's name)", lines
+    wall = Wall(out)
+    x, y = wall.tile(0, 2)
+    assert wall.at(x + 2, y + 2) == GREY and wall.labels(0, 2, "pc-huge", "VNC refused")
+    assert close_to(wall.centre(1, 2), (0, 255, 0)), wall.centre(1, 2)

@@ -248,6 +248,36 @@ static void vcpu_dump(struct vcpu *vcpu, const char *why)
 		  (unsigned long long)sregs.cr0, (unsigned long long)sregs.efer);
 }
 
+/* vcpu_dump_internal_error: KVM's suberror and data words, and the bytes
+ * at CS:RIP when paging is off (the linear address is then the physical
+ * one): what it takes to name the instruction KVM could not emulate. */
+static void vcpu_dump_internal_error(struct vcpu *vcpu)
+{
+	const struct kvm_run *run = vcpu->run;
+	char text[256];
+	int len = 0;
+	uint32_t ndata = run->internal.ndata < 16 ? run->internal.ndata : 16;
+
+	for (uint32_t i = 0; i < ndata && len < (int)sizeof(text) - 20; i++)
+		len += snprintf(text + len, sizeof(text) - (size_t)len, " %llx",
+				(unsigned long long)run->internal.data[i]);
+	log_error("vCPU %u: KVM internal error suberror %u, data:%s", vcpu->index,
+		  run->internal.suberror, ndata ? text : " none");
+
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	uint8_t insn[16];
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0 ||
+	    (sregs.cr0 & 0x80000000u) ||
+	    mem_read(&vcpu->vm->mem, sregs.cs.base + regs.rip, insn, sizeof(insn)) < 0)
+		return;
+	len = 0;
+	for (size_t i = 0; i < sizeof(insn); i++)
+		len += snprintf(text + len, sizeof(text) - (size_t)len, " %02x", insn[i]);
+	log_error("vCPU %u: bytes at cs.base+rip %llx:%s", vcpu->index,
+		  (unsigned long long)(sregs.cs.base + regs.rip), text);
+}
+
 static void vcpu_handle_io(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
@@ -349,6 +379,7 @@ static void *vcpu_thread(void *arg)
 			break;
 		case KVM_EXIT_INTERNAL_ERROR:
 			vcpu_dump(vcpu, "KVM internal error (often an instruction KVM cannot emulate)");
+			vcpu_dump_internal_error(vcpu);
 			vm_stop(vm, VM_STOP_ERROR, 1);
 			break;
 		default: {

@@ -347,3 +347,28 @@ def test_maintenance_mode_boots_the_edit(server, tmp_path):
                 in (cfg / "default" / "guest-windows.conf").read_text())
     finally:
         stop_daemons(server)
+
+
+def test_publish_makes_the_key_and_gives_pcs_only_its_public_half(server):
+    write(server, classroom(server).replace(
+        "[clients]\n", "[clients]\nremote-listen = 0.0.0.0\nremote-port = 5999\n", 1))
+    assert not server.key.exists()
+    server.run("config", "check", check=True)          # check makes nothing
+    assert not server.key.exists()
+    server.run("config", "publish", check=True)
+    assert server.key.stat().st_mode & 0o777 == 0o600
+    pub = server.run("switch", "--init-key", check=True).stdout.split()[-1]
+    assert len(pub) == 64 and pub not in server.key.read_text()
+    cfg = server.tftp / "duet" / "config" / "default"
+    assert (cfg / "remote.pub").read_text() == pub + "\n"
+    display = (cfg / "display.conf").read_text()
+    assert "remote-listen = 0.0.0.0\nremote-port = 5999\n" in display
+    assert "remote-public-key-file = /run/duet/config/remote.pub\n" in display
+    # nothing of the private key anywhere in the tree the PCs fetch
+    secret = server.key.read_text().split()[0]
+    for f in (server.tftp / "duet").rglob("*"):
+        if f.is_file():
+            assert secret not in f.read_text(errors="replace")
+    # a key others may read is refused, by name
+    server.key.chmod(0o644)
+    assert_clean_error(server.run("config", "publish"), str(server.key))

@@ -361,11 +361,20 @@ def _run_qemu(argv, errf, serial_path: Path, nonce: str, timeout: int) -> int:
     raise AssertionError("unreachable")
 
 
+# The rig's own kernel saying one of its CPUs made no progress for a long
+# while: under TCG on a busy host the emulator starves a vCPU thread, the
+# rig as a whole hangs, and nothing of the command's own behaviour is seen.
+RIG_STALL = re.compile(r"soft lockup - CPU#\d+ stuck|rcu: INFO: rcu_\w+ (self-)?detected stall")
+
+
 def run_rig(command: str, files: dict | None = None, binaries: list | None = None,
             timeout: int = 120, kvm: bool = True, modules: list[str] | None = None,
             memory: str = "1G", smp: int = 2, qemu_args: list[str] | None = None,
             env: dict[str, str] | None = None, cmdline: str = "") -> RigResult:
     """Boot the rig, run `command` (busybox sh) in it, return a RigResult.
+    A run that fails while the rig's kernel reports a stalled CPU
+    (RIG_STALL) is booted once more, and says so on stderr; the second
+    run's result stands, whatever it is.
 
     files     {guest path: host path (file or directory) or bytes content}
     binaries  host programs copied to the guest's /bin, plus the shared
@@ -384,6 +393,22 @@ def run_rig(command: str, files: dict | None = None, binaries: list | None = Non
     timeout, setup failure); a non-zero exit status of the command is *not*
     an error here, check it with assert_ok().
     """
+    args = (command, files, binaries, timeout, kvm, modules, memory, smp, qemu_args, env, cmdline)
+    try:
+        return _run_rig_once(*args)
+    except RigError as e:
+        stall = RIG_STALL.search(e.serial or "")
+        if not stall:
+            raise
+        print(f"rig: the rig's kernel reported a stalled CPU ({stall.group(0)}); "
+              "booting it once more", file=sys.stderr)
+        return _run_rig_once(*args)
+
+
+def _run_rig_once(command: str, files: dict | None, binaries: list | None, timeout: int,
+                  kvm: bool, modules: list[str] | None, memory: str, smp: int,
+                  qemu_args: list[str] | None, env: dict[str, str] | None,
+                  cmdline: str) -> RigResult:
     if shutil.which(QEMU) is None:
         raise RigError(f"rig: {QEMU} not found (package qemu-system-x86)")
     mods = resolve_modules((KVM_MODULES if kvm else []) + list(modules or []))

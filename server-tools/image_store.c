@@ -131,47 +131,75 @@ int image_current(const struct duet_conf *conf, const char *name,
 	return image_version_of(name, version) ? 0 : -EUCLEAN;
 }
 
-int image_names(const struct duet_conf *conf, struct image_strv *out)
+/* scan_image_dir: the names pick() gives for the entries of the image
+ * directory, each once, unsorted. A missing directory is an empty list
+ * when missing_ok, else its -errno. */
+static int scan_image_dir(const struct duet_conf *conf, bool missing_ok,
+			  bool (*pick)(const struct duet_conf *conf, const char *entry, const void *ctx,
+				       char picked[NAME_MAX + 1]),
+			  const void *ctx, struct image_strv *out)
 {
 	DIR *dir = opendir(conf->server.image_dir);
 
 	out->v = NULL;
 	out->n = 0;
 	if (!dir)
-		return errno == ENOENT ? 0 : -errno;
+		return errno == ENOENT && missing_ok ? 0 : -errno;
 	struct dirent *e;
 	int err = 0;
 	while (!err && (e = readdir(dir))) {
-		char version[IMAGE_VERSION_MAX];
-		if (image_name_is_valid(e->d_name) && image_current(conf, e->d_name, version) == 0)
-			err = image_strv_push(out, e->d_name);
+		char picked[NAME_MAX + 1];
+		bool seen = false;
+		if (!pick(conf, e->d_name, ctx, picked))
+			continue;
+		for (size_t i = 0; i < out->n && !seen; i++)
+			seen = !strcmp(out->v[i], picked);
+		if (!seen)
+			err = image_strv_push(out, picked);
 	}
 	closedir(dir);
 	if (err < 0)
 		image_strv_free(out);
-	else if (out->n)
+	return err;
+}
+
+static bool pick_image(const struct duet_conf *conf, const char *entry, const void *ctx,
+		       char picked[NAME_MAX + 1])
+{
+	char version[IMAGE_VERSION_MAX];
+
+	(void)ctx;
+	if (!image_name_is_valid(entry) || image_current(conf, entry, version) < 0)
+		return false;
+	snprintf(picked, NAME_MAX + 1, "%s", entry);
+	return true;
+}
+
+int image_names(const struct duet_conf *conf, struct image_strv *out)
+{
+	int err = scan_image_dir(conf, true, pick_image, NULL, out);
+
+	if (err == 0 && out->n)
 		qsort(out->v, out->n, sizeof *out->v, str_cmp);
 	return err;
 }
 
+static bool pick_version(const struct duet_conf *conf, const char *entry, const void *name,
+			 char picked[NAME_MAX + 1])
+{
+	(void)conf;
+	if (!image_version_of(name, entry))
+		return false;
+	snprintf(picked, NAME_MAX + 1, "%s", entry);
+	return true;
+}
+
 int image_versions(const struct duet_conf *conf, const char *name, struct image_strv *out)
 {
-	DIR *dir = opendir(conf->server.image_dir);
+	int err = scan_image_dir(conf, false, pick_version, name, out);
 
-	out->v = NULL;
-	out->n = 0;
-	if (!dir)
-		return -errno;
-	struct dirent *e;
-	int err = 0;
-	while (!err && (e = readdir(dir)))
-		if (image_version_of(name, e->d_name))
-			err = image_strv_push(out, e->d_name);
-	closedir(dir);
-	if (err < 0) {
-		image_strv_free(out);
+	if (err < 0)
 		return err;
-	}
 	sort_name = name;
 	if (out->n)
 		qsort(out->v, out->n, sizeof *out->v, version_cmp);
@@ -374,30 +402,19 @@ static bool temp_owner(const char *file, char owner[NAME_MAX + 1])
 	return false;
 }
 
+static bool pick_temp_owner(const struct duet_conf *conf, const char *entry, const void *ctx,
+			    char picked[NAME_MAX + 1])
+{
+	(void)conf;
+	(void)ctx;
+	return temp_owner(entry, picked);
+}
+
 int image_temp_owners(const struct duet_conf *conf, struct image_strv *out)
 {
-	DIR *dir = opendir(conf->server.image_dir);
+	int err = scan_image_dir(conf, true, pick_temp_owner, NULL, out);
 
-	out->v = NULL;
-	out->n = 0;
-	if (!dir)
-		return errno == ENOENT ? 0 : -errno;
-	struct dirent *e;
-	int err = 0;
-	while (!err && (e = readdir(dir))) {
-		char owner[NAME_MAX + 1];
-		bool seen = false;
-		if (!temp_owner(e->d_name, owner))
-			continue;
-		for (size_t i = 0; i < out->n && !seen; i++)
-			seen = !strcmp(out->v[i], owner);
-		if (!seen)
-			err = image_strv_push(out, owner);
-	}
-	closedir(dir);
-	if (err < 0)
-		image_strv_free(out);
-	else if (out->n)
+	if (err == 0 && out->n)
 		qsort(out->v, out->n, sizeof *out->v, str_cmp);
 	return err;
 }

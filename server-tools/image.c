@@ -64,20 +64,8 @@ int image_nbd_url(const struct duet_conf *conf, const char *name, bool edit,
 	return url_put(buf, size, address, conf->server.edit_port, name, "-edit");
 }
 
-static int fail(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 /* fail: the one line the admin sees; returns exit status 1. */
-static int fail(const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "duet: image '%s': ", name);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return 1;
-}
+#define fail(name, ...) fail_named("image", (name), __VA_ARGS__)
 
 static void human_size(unsigned long long bytes, char buf[32])
 {

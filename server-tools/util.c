@@ -295,3 +295,15 @@ int path_fmt(char *buf, size_t size, const char *fmt, ...)
 	va_end(ap);
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
+
+int fail_named(const char *kind, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "duet: %s '%s': ", kind, name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}

@@ -45,6 +45,11 @@ int sha256_file_hex(const char *path, char hex[65]);
 /* fsync_dir: fsync the directory holding path's last component. */
 int fsync_parent_dir(const char *path);
 
+/* fail_named: "duet: KIND 'NAME': <message>" on stderr, the one line the
+ * admin sees; returns 1, the exit status. */
+int fail_named(const char *kind, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* path_fmt: snprintf into buf; -ENAMETOOLONG when it did not fit. */
 int path_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

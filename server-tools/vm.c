@@ -103,19 +103,7 @@ static const char eject_usage[] =
 	"Take the ISO out of the VM's CD-ROM drive and boot from its disk, from the\n"
 	"VM's next start on (after installing from the ISO).\n";
 
-static int vm_fail(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int vm_fail(const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "duet: vm '%s': ", name);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return 1;
-}
+#define vm_fail(name, ...) fail_named("vm", (name), __VA_ARGS__)
 
 static int usage_error(const char *cmd, const char *usage, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

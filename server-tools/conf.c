@@ -176,9 +176,7 @@ static void server_set(struct load_state *st, const char *key, const char *value
 		return;
 	}
 	if (!strcmp(key, "address")) {
-		struct in_addr a4;
-		struct in6_addr a6;
-		if (inet_pton(AF_INET, value, &a4) != 1 && inet_pton(AF_INET6, value, &a6) != 1)
+		if (!conf_is_ip(value))
 			conf_error(st, st->line, "address: '%s' is not a numeric IP address", value);
 		else
 			snprintf(sv->address, sizeof sv->address, "%s", value);
@@ -440,14 +438,6 @@ static struct pc_id *pc_list_get(struct pc_list *l, const char *mac)
 	return pc;
 }
 
-static bool is_ip(const char *s)
-{
-	struct in_addr a4;
-	struct in6_addr a6;
-
-	return inet_pton(AF_INET, s, &a4) == 1 || inet_pton(AF_INET6, s, &a6) == 1;
-}
-
 /* /etc/ethers: "MAC NAME-OR-IP" lines, # comments. */
 static void read_ethers(const char *path, struct pc_list *l)
 {
@@ -464,7 +454,7 @@ static void read_ethers(const char *path, struct pc_list *l)
 		if (sscanf(line, "%63s %255s", macs, who) != 2 || conf_parse_mac(macs, mac) < 0)
 			continue;
 		struct pc_id *pc = pc_list_get(l, mac);
-		if (is_ip(who)) {
+		if (conf_is_ip(who)) {
 			if (!pc->ip[0])
 				copy_str(pc->ip, sizeof pc->ip, who);
 		} else if (!pc->hostname[0]) {
@@ -487,7 +477,7 @@ static void read_leases(const char *path, struct pc_list *l)
 	while (fgets(line, sizeof line, f)) {
 		char expiry[32], macs[64], ip[64], name[256], mac[18];
 		int n = sscanf(line, "%31s %63s %63s %255s", expiry, macs, ip, name);
-		if (n < 3 || conf_parse_mac(macs, mac) < 0 || !is_ip(ip))
+		if (n < 3 || conf_parse_mac(macs, mac) < 0 || !conf_is_ip(ip))
 			continue;
 		struct pc_id *pc = pc_list_find(l, mac);
 		if (!pc)

@@ -116,7 +116,7 @@ static int fail(char *why, size_t size, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static bool is_ip(const char *s)
+bool conf_is_ip(const char *s)
 {
 	struct in_addr a4;
 	struct in6_addr a6;
@@ -200,7 +200,7 @@ static int check_value(const struct key_def *d, const char *key, const char *v, 
 	case V_GUEST:
 		return guest_name_is_valid(v) ? 0 : fail(why, size, "%s: '%s' is not a guest name", key, v);
 	case V_SYSLOG:
-		return !strcmp(v, "yes") || !strcmp(v, "no") || is_ip(v)
+		return !strcmp(v, "yes") || !strcmp(v, "no") || conf_is_ip(v)
 			       ? 0 : fail(why, size, "%s: '%s' is not yes, no or an IP address", key, v);
 	case V_PC_NAME:
 		for (const char *p = v; *p; p++)
@@ -208,9 +208,9 @@ static int check_value(const struct key_def *d, const char *key, const char *v, 
 				return fail(why, size, "%s: '%s' is not a hostname", key, v);
 		return *v ? 0 : fail(why, size, "%s: empty", key);
 	case V_IP:
-		return is_ip(v) ? 0 : fail(why, size, "%s: '%s' is not a numeric IP address", key, v);
+		return conf_is_ip(v) ? 0 : fail(why, size, "%s: '%s' is not a numeric IP address", key, v);
 	case V_LISTEN:
-		return !strcmp(v, "none") || is_ip(v)
+		return !strcmp(v, "none") || conf_is_ip(v)
 			       ? 0 : fail(why, size, "%s: '%s' is not a numeric IP address or none", key, v);
 	case V_PORT:
 		return in_range(v, 1, 65535) ? 0 : fail(why, size, "%s: '%s' is not a port (1-65535)", key, v);

@@ -16,6 +16,9 @@
 int conf_check_pc_entry(enum conf_section_kind kind, const char *key, const char *value,
 			char *why, size_t why_size);
 
+/* conf_is_ip: a numeric IPv4 or IPv6 address. */
+bool conf_is_ip(const char *s);
+
 /* guest_name_is_valid: [a-z][a-z0-9_]{0,15} */
 bool guest_name_is_valid(const char *name);
 

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -19,6 +20,7 @@
 #include "hw/piix.h"
 #include "input.h"
 #include "log.h"
+#include "vcpu.h"
 #include "vm.h"
 
 /* A request line longer than this is refused and the client dropped. */
@@ -71,6 +73,56 @@ static json_t *control_error(const char *fmt, const char *arg)
 
 	snprintf(msg, sizeof(msg), fmt, arg);
 	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+}
+
+/* control_cpus: what each vCPU is doing (vcpu_read_state), the VM paused
+ * for the moment it takes to read them and running again afterwards unless
+ * it was paused already. */
+static json_t *control_cpus(struct vm *vm)
+{
+	bool was_paused = atomic_load(&vm->paused);
+	json_t *list = json_array();
+
+	if (atomic_load(&vm->stopping))
+		return control_error("%s", "the guest is stopping");
+	if (!was_paused)
+		vm_pause(vm);
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		struct vcpu_state st;
+		char rip[24], rsp[24], cr3[24], mmio[24];
+		int err = vcpu_read_state(&vm->vcpus[i], &st);
+
+		if (err) {
+			json_array_append_new(list, json_pack("{s:i, s:s}", "cpu", (int)i, "error",
+							      strerror(-err)));
+			continue;
+		}
+		snprintf(rip, sizeof(rip), "%#llx", (unsigned long long)st.rip);
+		snprintf(rsp, sizeof(rsp), "%#llx", (unsigned long long)st.rsp);
+		snprintf(cr3, sizeof(cr3), "%#llx", (unsigned long long)st.cr3);
+		snprintf(mmio, sizeof(mmio), "%#llx", (unsigned long long)st.last_mmio_addr);
+		json_array_append_new(
+			list,
+			json_pack("{s:i, s:s, s:s, s:i, s:s, s:s, s:s, s:b, s:b, "
+				  "s:{s:I, s:I, s:b, s:I, s:I}, s:i, s:i, s:b, s:b, "
+				  "s:{s:I, s:I, s:I, s:i, s:s}}",
+				  "cpu", (int)i, "state", st.mp_state, "mode", st.mode,
+				  "cs", (int)st.cs, "rip", rip, "rsp", rsp, "cr3", cr3,
+				  "paging", st.paging, "interrupts_on", st.interrupts_on,
+				  "apic_timer", "lvt", (json_int_t)st.lvt_timer,
+				  "vector", (json_int_t)(st.lvt_timer & 0xff),
+				  "masked", !!(st.lvt_timer & (1u << 16)),
+				  "initial", (json_int_t)st.timer_initial,
+				  "current", (json_int_t)st.timer_current,
+				  "irr_top", st.irr_top, "isr_top", st.isr_top,
+				  "interrupt_pending", st.interrupt_pending, "nmi_pending", st.nmi_pending,
+				  "exits", "total", (json_int_t)st.exits, "io", (json_int_t)st.io_exits,
+				  "mmio", (json_int_t)st.mmio_exits, "last_io_port",
+				  (int)st.last_io_port, "last_mmio", mmio));
+	}
+	if (!was_paused)
+		vm_resume(vm);
+	return json_pack("{s:b, s:o}", "ok", 1, "cpus", list);
 }
 
 static json_t *control_status(struct control *ctl)
@@ -148,13 +200,15 @@ static json_t *control_execute(struct control *ctl, const char *line, int *passe
 			reply = err ? control_error("screendump: %s", strerror(-err))
 				    : json_pack("{s:b}", "ok", 1);
 		}
+	} else if (!strcmp(name, "cpus")) {
+		reply = control_cpus(vm);
 	} else if (!strcmp(name, "quit")) {
 		log_info("quit requested on the control socket");
 		vm_stop(vm, VM_STOP_POWEROFF, 0);
 		reply = json_pack("{s:b}", "ok", 1);
 	} else {
 		reply = control_error("unknown command '%s' (status, pause, resume, reset, "
-				      "powerdown, sendkey, screendump, quit)", name);
+				      "powerdown, sendkey, screendump, cpus, quit)", name);
 	}
 	json_decref(req);
 	return reply;

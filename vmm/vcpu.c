@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <linux/kvm.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,11 +279,97 @@ static void vcpu_dump_internal_error(struct vcpu *vcpu)
 		  (unsigned long long)(sregs.cs.base + regs.rip), text);
 }
 
+/* The APIC's highest set bit among the eight 32-bit words of IRR or ISR
+ * (at `reg`, 16 bytes apart), or -1. */
+static int vcpu_apic_top_vector(const struct kvm_lapic_state *lapic, unsigned reg)
+{
+	for (int word = 7; word >= 0; word--) {
+		uint32_t bits;
+
+		memcpy(&bits, lapic->regs + reg + (unsigned)word * 16, sizeof(bits));
+		if (bits)
+			return word * 32 + 31 - __builtin_clz(bits);
+	}
+	return -1;
+}
+
+static uint32_t vcpu_apic_reg(const struct kvm_lapic_state *lapic, unsigned reg)
+{
+	uint32_t v;
+
+	memcpy(&v, lapic->regs + reg, sizeof(v));
+	return v;
+}
+
+int vcpu_read_state(struct vcpu *vcpu, struct vcpu_state *st)
+{
+	static const char *const mp_names[] = {
+		[KVM_MP_STATE_RUNNABLE] = "running",
+		[KVM_MP_STATE_UNINITIALIZED] = "waiting for INIT",
+		[KVM_MP_STATE_INIT_RECEIVED] = "waiting for SIPI",
+		[KVM_MP_STATE_HALTED] = "halted",
+		[KVM_MP_STATE_SIPI_RECEIVED] = "SIPI received",
+	};
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_mp_state mp;
+	struct kvm_lapic_state lapic;
+	struct kvm_vcpu_events events;
+
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0 ||
+	    ioctl(vcpu->fd, KVM_GET_MP_STATE, &mp) < 0 ||
+	    ioctl(vcpu->fd, KVM_GET_LAPIC, &lapic) < 0 ||
+	    ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &events) < 0)
+		return -errno;
+	memset(st, 0, sizeof(*st));
+	if (!(sregs.cr0 & 1))
+		st->mode = "real";
+	else if (regs.rflags & (1u << 17))
+		st->mode = "vm86";
+	else if ((sregs.efer & (1u << 10)) && sregs.cs.l)
+		st->mode = "long";
+	else
+		st->mode = "protected";
+	st->mp_state = mp.mp_state < sizeof(mp_names) / sizeof(mp_names[0]) &&
+			       mp_names[mp.mp_state] ? mp_names[mp.mp_state] : "other";
+	st->cs = sregs.cs.selector;
+	st->rip = regs.rip;
+	st->rsp = regs.rsp;
+	st->rflags = regs.rflags;
+	st->cr0 = sregs.cr0;
+	st->cr3 = sregs.cr3;
+	st->paging = !!(sregs.cr0 & 0x80000000u);
+	st->interrupts_on = !!(regs.rflags & (1u << 9));
+	st->lvt_timer = vcpu_apic_reg(&lapic, 0x320);
+	st->timer_initial = vcpu_apic_reg(&lapic, 0x380);
+	st->timer_current = vcpu_apic_reg(&lapic, 0x390);
+	st->irr_top = vcpu_apic_top_vector(&lapic, 0x200);
+	st->isr_top = vcpu_apic_top_vector(&lapic, 0x100);
+	st->interrupt_pending = events.interrupt.injected;
+	st->nmi_pending = events.nmi.pending || events.nmi.injected;
+	st->exits = atomic_load_explicit(&vcpu->exits, memory_order_relaxed);
+	st->io_exits = atomic_load_explicit(&vcpu->io_exits, memory_order_relaxed);
+	st->mmio_exits = atomic_load_explicit(&vcpu->mmio_exits, memory_order_relaxed);
+	st->last_io_port = atomic_load_explicit(&vcpu->last_io_port, memory_order_relaxed);
+	st->last_mmio_addr = atomic_load_explicit(&vcpu->last_mmio_addr, memory_order_relaxed);
+	return 0;
+}
+
+/* vcpu_count: one more of a counter only this vCPU's thread writes (no
+ * locked instruction on the exit path). */
+static void vcpu_count(_Atomic uint64_t *counter)
+{
+	atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
 static void vcpu_handle_io(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 
+	vcpu_count(&vcpu->io_exits);
+	atomic_store_explicit(&vcpu->last_io_port, run->io.port, memory_order_relaxed);
 	/* A string instruction (rep outsb) arrives as `count` accesses laid
 	 * out back to back in the run area. */
 	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
@@ -304,6 +391,8 @@ static void vcpu_handle_mmio(struct vcpu *vcpu)
 	struct kvm_run *run = vcpu->run;
 	unsigned len = run->mmio.len;
 
+	vcpu_count(&vcpu->mmio_exits);
+	atomic_store_explicit(&vcpu->last_mmio_addr, run->mmio.phys_addr, memory_order_relaxed);
 	if (len > sizeof(run->mmio.data))
 		len = sizeof(run->mmio.data);
 	if (run->mmio.is_write)
@@ -355,6 +444,7 @@ static void *vcpu_thread(void *arg)
 			vm_stop(vm, VM_STOP_ERROR, 1);
 			break;
 		}
+		vcpu_count(&vcpu->exits);
 		switch (vcpu->run->exit_reason) {
 		case KVM_EXIT_IO:
 			vcpu_handle_io(vcpu);

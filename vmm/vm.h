@@ -30,6 +30,12 @@ struct vcpu {
 	pthread_t thread;
 	int started;
 	struct vcpu_reset_state *reset_state; /* saved at creation */
+	/* Exit counts, written by the vCPU thread only, read by anyone
+	 * (duet-vmctl cpus): what a stuck guest keeps doing, or that it
+	 * does nothing at all. */
+	_Atomic uint64_t exits, io_exits, mmio_exits;
+	_Atomic uint32_t last_io_port;
+	_Atomic uint64_t last_mmio_addr;
 };
 
 /* Why a guest stopped; duet-vmm's exit status follows from it. */

@@ -17,6 +17,7 @@ import time
 
 vmm, guests = sys.argv[1], sys.argv[2]
 guest = os.path.join(guests, "power_button.elf")
+PM_BASE = 0x600  # tests/guests/power_button.c
 passed = failed = 0
 
 
@@ -99,9 +100,26 @@ with tempfile.TemporaryDirectory() as work:
     time.sleep(1.0)
     check("a paused guest makes no progress", serial_len(serial) == before,
           f"{before} -> {serial_len(serial)}")
+    r = c.cmd("cpus")
+    cpu = r["cpus"][0] if r and r.get("ok") and len(r.get("cpus", [])) == 1 else {}
+    check("cpus while paused: the one vCPU, where it is and what it did",
+          cpu.get("mode") in ("protected", "long") and cpu.get("rip", "").startswith("0x")
+          and cpu["exits"]["io"] > 0 and cpu["exits"]["total"] >= cpu["exits"]["io"]
+          and cpu["exits"]["last_io_port"] in (PM_BASE, 0x3f8) and cpu["state"] == "running",
+          r)
+    r = c.cmd("status")
+    check("cpus leaves a paused guest paused", r and r["state"] == "paused", r)
     r = c.cmd("resume")
     check("resume", r and r["state"] == "running", r)
     check("a resumed guest goes on", wait_growth(serial, before))
+    io_before = cpu.get("exits", {}).get("io", 0)
+    r = c.cmd("cpus")
+    cpu = r["cpus"][0] if r and r.get("ok") and r.get("cpus") else {}
+    check("cpus on a running guest: its exits go on counting",
+          cpu.get("exits", {}).get("io", 0) > io_before, r)
+    grown = serial_len(serial)
+    check("cpus leaves a running guest running",
+          c.cmd("status")["state"] == "running" and wait_growth(serial, grown))
     r = c.cmd("powerdown")
     check("powerdown is accepted", r and r["ok"], r)
     try:

@@ -25,7 +25,8 @@ static void usage(FILE *to)
 	      "Send COMMAND to the duet-vmm listening on SOCKET (its --control) and print\n"
 	      "its reply (one JSON line).\n\n"
 	      "Commands: status, pause, resume, reset, powerdown, sendkey keys=COMBO,\n"
-	      "screendump file=PNG (the file is opened here and handed over), quit.\n"
+	      "screendump file=PNG (the file is opened here and handed over), cpus (each\n"
+	      "vCPU's mode, RIP, halted or not, APIC timer, exit counts), quit.\n"
 	      "Exit status: 0 ok, 1 the VMM refused, 2 it could not be reached.\n", to);
 }
 

@@ -19,6 +19,7 @@
 
 #include "display.h"
 #include "input_source.h"
+#include "listener.h"
 #include "log.h"
 #include "loop.h"
 #include "output.h"
@@ -41,7 +42,7 @@ struct control_client {
 
 struct control {
 	struct display *d;
-	int listen_fd;
+	struct listener *listener;
 	struct control_client *clients[CONTROL_MAX_CLIENTS];
 };
 
@@ -281,15 +282,14 @@ static void control_client_readable(void *opaque, uint32_t events)
 	}
 }
 
-static void control_accept(void *opaque, uint32_t events)
+static void control_accept(void *opaque)
 {
 	struct control *ctl = opaque;
 	struct control_client *c;
 	unsigned slot;
 	int fd;
 
-	(void)events;
-	fd = accept4(ctl->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	fd = listener_accept(ctl->listener, NULL, NULL);
 	if (fd < 0)
 		return;
 	for (slot = 0; slot < CONTROL_MAX_CLIENTS && ctl->clients[slot]; slot++)
@@ -316,8 +316,7 @@ void control_stop(struct control *ctl)
 	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		if (ctl->clients[i])
 			control_client_close(ctl->clients[i]);
-	loop_del_fd(ctl->d->loop, ctl->listen_fd);
-	close(ctl->listen_fd);
+	listener_free(ctl->listener);
 	unlink(ctl->d->opts->control);
 	free(ctl);
 }
@@ -328,7 +327,7 @@ int control_start(struct control **out, struct display *d)
 	const char *path = d->opts->control;
 	struct control *ctl;
 	struct stat st;
-	int err;
+	int fd, err;
 
 	if (strlen(path) >= sizeof(addr.sun_path)) {
 		log_error("control socket '%s': path too long", path);
@@ -339,22 +338,21 @@ int control_start(struct control **out, struct display *d)
 	if (!ctl)
 		return -ENOMEM;
 	ctl->d = d;
-	ctl->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
 		unlink(path);
-	if (ctl->listen_fd < 0 || bind(ctl->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    listen(ctl->listen_fd, 8) < 0) {
+	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 8) < 0) {
 		err = -errno;
 		log_error("control socket '%s': %s", path, strerror(errno));
-		if (ctl->listen_fd >= 0)
-			close(ctl->listen_fd);
+		if (fd >= 0)
+			close(fd);
 		free(ctl);
 		return err;
 	}
 	chmod(path, 0600);
-	err = loop_add_fd(d->loop, ctl->listen_fd, EPOLLIN, control_accept, ctl);
+	err = listener_create(&ctl->listener, d->loop, fd, "control socket", control_accept, ctl);
 	if (err) {
-		close(ctl->listen_fd);
+		close(fd);
 		unlink(path);
 		free(ctl);
 		return err;

@@ -438,7 +438,6 @@ int display_create(struct display **out, struct display_options *opts)
 		return -ENOMEM;
 	d->opts = opts;
 	d->active = SEAT_NO_SLOT;
-	d->listen_fd = -1;
 	d->signal_fd = -1;
 	for (unsigned i = 0; i < SEAT_MAX_SLOTS; i++)
 		d->guests[i].slot = i;

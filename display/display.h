@@ -15,6 +15,7 @@
 struct peer;
 struct loop;
 struct loop_timer;
+struct listener;
 struct compositor;
 struct output;
 struct input_source;
@@ -53,7 +54,7 @@ struct display {
 	struct guest guests[SEAT_MAX_SLOTS];
 	int active;              /* slot shown and fed, or SEAT_NO_SLOT */
 	/* connections */
-	int listen_fd;
+	struct listener *listener; /* the display socket */
 	struct peer *peers;
 	unsigned npeers;
 	uint64_t refused_log_ms; /* last "too many connections" line */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "display.h"
+#include "listener.h"
 #include "log.h"
 #include "loop.h"
 
@@ -126,11 +127,10 @@ void peer_close_all(struct display *d)
 		if (p->fd >= 0)
 			peer_gone(p, "the display is shutting down");
 	peer_reap(d);
-	if (d->listen_fd >= 0) {
-		loop_del_fd(d->loop, d->listen_fd);
-		close(d->listen_fd);
+	if (d->listener) {
+		listener_free(d->listener);
 		unlink(d->opts->socket);
-		d->listen_fd = -1;
+		d->listener = NULL;
 	}
 }
 
@@ -533,16 +533,15 @@ static void peer_hello_deadline(void *opaque)
 		loop_timer_arm(d->hello_timer, 0, 0);
 }
 
-static void peer_accept(void *opaque, uint32_t events)
+static void peer_accept(void *opaque)
 {
 	struct display *d = opaque;
 
-	(void)events;
 	for (int i = 0; i < PEER_ACCEPTS_PER_WAKEUP; i++) {
 		struct ucred cred = { .pid = 0 };
 		socklen_t credlen = sizeof(cred);
 		struct peer *p;
-		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = listener_accept(d->listener, NULL, NULL);
 
 		if (fd < 0)
 			return;
@@ -582,7 +581,7 @@ int peer_listen(struct display *d)
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	const char *path = d->opts->socket;
 	struct stat st;
-	int err;
+	int fd, err;
 
 	if (strlen(path) >= sizeof(addr.sun_path)) {
 		log_error("display socket '%s': path too long", path);
@@ -606,21 +605,17 @@ int peer_listen(struct display *d)
 		}
 		unlink(path);
 	}
-	d->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (d->listen_fd < 0 || bind(d->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    listen(d->listen_fd, 16) < 0) {
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 16) < 0) {
 		err = -errno;
 		log_error("display socket '%s': %s", path, strerror(errno));
-		if (d->listen_fd >= 0)
-			close(d->listen_fd);
-		d->listen_fd = -1;
+		if (fd >= 0)
+			close(fd);
 		return err;
 	}
 	chmod(path, 0660);
-	err = loop_add_fd(d->loop, d->listen_fd, EPOLLIN, peer_accept, d);
-	if (err) {
-		close(d->listen_fd);
-		d->listen_fd = -1;
-	}
+	err = listener_create(&d->listener, d->loop, fd, "display socket", peer_accept, d);
+	if (err)
+		close(fd);
 	return err;
 }

@@ -12,8 +12,8 @@
  * connection waiting for its request at most (a newer one replaces it),
  * when every slot is taken the oldest connection still waiting makes
  * room, and one that says nothing is gone after REMOTE_REQUEST_TIMEOUT_MS.
- * Signature checks are limited per source address, and a listener out of
- * file descriptors rests a second instead of spinning. */
+ * Signature checks are limited per source address, and out of file
+ * descriptors the listener rests a second (listener.h) instead of spinning. */
 #include "remote_port.h"
 
 #include <arpa/inet.h>
@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "display.h"
+#include "listener.h"
 #include "log.h"
 #include "loop.h"
 #include "vnc.h"
@@ -37,9 +38,6 @@
 #define REMOTE_LINGER_MS 1000
 /* refusals logged per second at most; the rest are counted */
 #define REMOTE_REFUSED_LOG_PER_S 10
-/* accept4 out of file descriptors or memory: the listener rests this long
- * (it is level-triggered: it would otherwise wake the loop at once) */
-#define REMOTE_ACCEPT_PAUSE_MS 1000
 /* source addresses whose signature checks are counted; the least recent
  * gives way to a new one */
 #define REMOTE_RATE_SOURCES 16
@@ -69,12 +67,11 @@ struct remote_rate {
 
 struct remote_port {
 	struct display *d;
-	int listen_fd;
-	struct loop_timer *accept_timer; /* re-arms the resting listener */
+	struct listener *listener;
 	uint8_t public_key[REMOTE_KEY_SIZE];
 	struct remote_client *clients[REMOTE_PORT_MAX_CLIENTS];
 	struct remote_rate rates[REMOTE_RATE_SOURCES];
-	uint64_t full_log_ms;    /* last "too many connections" or accept line */
+	uint64_t full_log_ms;    /* last "too many connections" line */
 	uint64_t refused_log_ms; /* the second refusals are counted in */
 	unsigned refused_logged, refused_unlogged;
 };
@@ -361,14 +358,7 @@ static int remote_make_room(struct remote_port *r, const char *addr)
 	return slot;
 }
 
-static void remote_accept_rested(void *opaque)
-{
-	struct remote_port *r = opaque;
-
-	loop_mod_fd(r->d->loop, r->listen_fd, EPOLLIN);
-}
-
-static void remote_accept(void *opaque, uint32_t events)
+static void remote_accept(void *opaque)
 {
 	struct remote_port *r = opaque;
 	struct sockaddr_storage peer, local;
@@ -380,24 +370,9 @@ static void remote_accept(void *opaque, uint32_t events)
 	unsigned peer_port;
 	int fd, n, slot;
 
-	(void)events;
-	fd = accept4(r->listen_fd, (struct sockaddr *)&peer, &peer_len,
-		     SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (fd < 0) {
-		int err = errno;
-		uint64_t now = loop_now_ms();
-
-		if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
-			return; /* EAGAIN, a connection reset before accept, ... */
-		if (now - r->full_log_ms >= 1000) {
-			log_warn("remote port: accept: %s; not accepting for %d ms", strerror(err),
-				 REMOTE_ACCEPT_PAUSE_MS);
-			r->full_log_ms = now;
-		}
-		loop_mod_fd(r->d->loop, r->listen_fd, 0);
-		loop_timer_arm(r->accept_timer, REMOTE_ACCEPT_PAUSE_MS, 0);
+	fd = listener_accept(r->listener, (struct sockaddr *)&peer, &peer_len);
+	if (fd < 0)
 		return;
-	}
 	if (getsockname(fd, (struct sockaddr *)&local, &local_len) < 0 ||
 	    remote_sockaddr_text(&peer, addr, &peer_port)) {
 		close(fd);
@@ -455,9 +430,7 @@ void remote_port_stop(struct remote_port *r)
 	for (unsigned i = 0; i < REMOTE_PORT_MAX_CLIENTS; i++)
 		if (r->clients[i])
 			remote_client_close(r->clients[i]);
-	loop_del_fd(r->d->loop, r->listen_fd);
-	loop_timer_free(r->accept_timer);
-	close(r->listen_fd);
+	listener_free(r->listener);
 	free(r);
 }
 
@@ -468,7 +441,7 @@ int remote_port_start(struct remote_port **out, struct display *d)
 	socklen_t addr_len;
 	struct remote_port *r;
 	char why[512];
-	int err, one = 1;
+	int fd, err, one = 1;
 
 	*out = NULL;
 	if (!o->listen)
@@ -492,23 +465,18 @@ int remote_port_start(struct remote_port **out, struct display *d)
 		((struct sockaddr_in *)&addr)->sin_port = htons((uint16_t)o->port);
 	else
 		((struct sockaddr_in6 *)&addr)->sin6_port = htons((uint16_t)o->port);
-	r->accept_timer = loop_timer_create(d->loop, remote_accept_rested, r);
-	if (!r->accept_timer) {
-		free(r);
-		return -ENOMEM;
-	}
-	r->listen_fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (r->listen_fd < 0 ||
-	    setsockopt(r->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(r->listen_fd, (struct sockaddr *)&addr, addr_len) < 0 ||
-	    listen(r->listen_fd, 8) < 0 ||
-	    loop_add_fd(d->loop, r->listen_fd, EPOLLIN, remote_accept, r)) {
+	fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&addr, addr_len) < 0 || listen(fd, 8) < 0)
+		err = -errno;
+	else
+		err = listener_create(&r->listener, d->loop, fd, "remote port", remote_accept, r);
+	if (err) {
 		/* like a VNC port: the screen matters more than remote control */
 		log_error("remote port %s:%u: %s; running without it", o->listen, o->port,
-			  strerror(errno));
-		if (r->listen_fd >= 0)
-			close(r->listen_fd);
-		loop_timer_free(r->accept_timer);
+			  strerror(-err));
+		if (fd >= 0)
+			close(fd);
 		free(r);
 		return 0;
 	}

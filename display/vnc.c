@@ -47,6 +47,7 @@
 #include "compositor.h"
 #include "display.h"
 #include "font.h"
+#include "listener.h"
 #include "log.h"
 #include "loop.h"
 #include "peer.h"
@@ -84,11 +85,10 @@ struct vnc_server {
 	char name[DISPLAY_NAME_SIZE];    /* the guest's, or "screen" */
 	char desktop[DISPLAY_NAME_SIZE + 8];
 	rfbScreenInfoPtr screen;
-	int listen_fd;
+	struct listener *listener;
 	int port;
 	int input;                       /* clients may send input */
 	unsigned nconns;                 /* handshakes and clients */
-	uint64_t paused_until_ms;        /* 0, or no accepting until then */
 	uint64_t refused_log_ms;
 	uint32_t *status;                /* the status picture shown, or NULL */
 	char status_text[DISPLAY_NAME_SIZE + 16];
@@ -840,9 +840,7 @@ static rfbBool vnc_check_password(rfbClientPtr cl, const char *response, int len
 	if (rfbCheckPasswordByList(cl, response, len))
 		return TRUE;
 	/* one guess a second at most */
-	s->paused_until_ms = loop_now_ms() + VNC_PAUSE_MS;
-	loop_mod_fd(s->v->d->loop, s->listen_fd, 0);
-	vnc_tick_start(s->v);
+	listener_pause(s->listener, VNC_PAUSE_MS);
 	log_info("vnc %s: client %s gave a wrong password", s->name,
 		 c ? c->host : "?");
 	return FALSE;
@@ -1010,34 +1008,23 @@ static void vnc_refused(struct vnc_server *s, const char *why)
 #define VNC_STR(x) #x
 #define VNC_XSTR(x) VNC_STR(x)
 
-static void vnc_accept(void *opaque, uint32_t events)
+static void vnc_accept(void *opaque)
 {
 	struct vnc_server *s = opaque;
 	struct vnc *v = s->v;
 	char version[sz_rfbProtocolVersionMsg + 1];
 	int one = 1, sndbuf = VNC_SNDBUF;
 
-	(void)events;
 	snprintf(version, sizeof(version), rfbProtocolVersionFormat,
 		 s->screen->protocolMajorVersion, s->screen->protocolMinorVersion);
 	for (unsigned i = 0; i < VNC_ACCEPTS_PER_WAKEUP; i++) {
 		struct sockaddr_storage a;
 		socklen_t alen = sizeof(a);
 		struct vnc_conn *k;
-		int fd = accept4(s->listen_fd, (struct sockaddr *)&a, &alen,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = listener_accept(s->listener, (struct sockaddr *)&a, &alen);
 
-		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE) {
-				/* out of fds: stop accepting for a while rather
-				 * than wake for the same connection forever */
-				vnc_refused(s, strerror(errno));
-				s->paused_until_ms = loop_now_ms() + VNC_PAUSE_MS;
-				loop_mod_fd(v->d->loop, s->listen_fd, 0);
-				vnc_tick_start(v);
-			}
+		if (fd < 0)
 			return;
-		}
 		if (s->nconns >= VNC_MAX_CLIENTS) {
 			close(fd);
 			vnc_refused(s, "it has " VNC_XSTR(VNC_MAX_CLIENTS) " connections already");
@@ -1090,7 +1077,6 @@ static void vnc_tick(void *opaque)
 {
 	struct vnc *v = opaque;
 	uint64_t now = loop_now_ms();
-	int busy = 0;
 
 	for (struct vnc_conn *k = v->conns, *next; k; k = next) {
 		next = k->next;
@@ -1109,19 +1095,7 @@ static void vnc_tick(void *opaque)
 		else if (vnc_client_stuck(c, now))
 			vnc_client_drop(c, "does not read what it is sent");
 	}
-	for (unsigned i = 0; i <= SEAT_MAX_SLOTS; i++) {
-		struct vnc_server *s = v->servers[i];
-
-		if (!s || !s->paused_until_ms)
-			continue;
-		if (now >= s->paused_until_ms) {
-			s->paused_until_ms = 0;
-			loop_mod_fd(v->d->loop, s->listen_fd, EPOLLIN);
-		} else {
-			busy = 1;
-		}
-	}
-	if (!busy && !v->conns && !v->clients) {
+	if (!v->conns && !v->clients) {
 		loop_timer_arm(v->tick, 0, 0);
 		v->tick_armed = 0;
 	}
@@ -1288,10 +1262,7 @@ static void vnc_server_destroy(struct vnc_server *s)
 		rfbShutdownServer(s->screen, TRUE);
 		rfbScreenCleanup(s->screen);
 	}
-	if (s->listen_fd >= 0) {
-		loop_del_fd(s->v->d->loop, s->listen_fd);
-		close(s->listen_fd);
-	}
+	listener_free(s->listener);
 	free(s->status);
 	free(s);
 }
@@ -1307,6 +1278,7 @@ static struct vnc_server *vnc_server_create(struct vnc *v, int slot, const char 
 	unsigned index = slot == SEAT_NO_SLOT ? VNC_SCREEN_INDEX : (unsigned)slot;
 	struct vnc_server *s = calloc(1, sizeof(*s));
 	rfbScreenInfoPtr scr;
+	char what[DISPLAY_NAME_SIZE + 8];
 	int fd;
 
 	if (!s) {
@@ -1315,7 +1287,6 @@ static struct vnc_server *vnc_server_create(struct vnc *v, int slot, const char 
 	}
 	s->v = v;
 	s->slot = slot;
-	s->listen_fd = -1;
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	snprintf(s->desktop, sizeof(s->desktop), "duet: %s", name);
 	s->port = (int)o->base_port + (slot == SEAT_NO_SLOT ? 0 : slot + 1);
@@ -1330,7 +1301,12 @@ static struct vnc_server *vnc_server_create(struct vnc *v, int slot, const char 
 		vnc_server_destroy(s);
 		return NULL;
 	}
-	s->listen_fd = fd;
+	snprintf(what, sizeof(what), "vnc %s", name);
+	if (listener_create(&s->listener, v->d->loop, fd, what, vnc_accept, s)) {
+		close(fd);
+		vnc_server_destroy(s);
+		return NULL;
+	}
 	scr = rfbGetScreen(NULL, NULL, (int)w, (int)h, 8, 3, 4);
 	if (!scr) {
 		vnc_server_destroy(s);
@@ -1365,10 +1341,6 @@ static struct vnc_server *vnc_server_create(struct vnc *v, int slot, const char 
 	}
 	vnc_set_format(s);
 	rfbInitServer(scr);
-	if (loop_add_fd(v->d->loop, fd, EPOLLIN, vnc_accept, s)) {
-		vnc_server_destroy(s);
-		return NULL;
-	}
 	v->servers[index] = s;
 	log_info("vnc %s: listening on %s port %d%s", name, o->listen, s->port,
 		 s->input ? ", input allowed" : ", view-only");

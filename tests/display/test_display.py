@@ -2,6 +2,7 @@
 offscreen output and synthetic input, test peers as guests (see conftest.py
 and peer.c). Screen: 640x400, edge 4 px, banner 1 s."""
 import os
+import resource
 import socket
 import subprocess
 import time
@@ -384,3 +385,63 @@ def test_a_second_display_does_not_take_the_socket(two_guests, tmp_path):
     assert r.returncode == 2 and "another display is listening" in r.stderr, r.stderr
     assert os.path.exists(display.socket)
     assert_good_peer_unharmed(display, alpha)
+
+
+def cpu_ticks(pid):
+    """The process's CPU time so far, utime + stime, in clock ticks."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def test_out_of_file_descriptors(tmp_path):
+    """accept4 failing with EMFILE on the control socket, the display
+    socket and a VNC port: each (level-triggered) listener rests instead of
+    waking the loop again at once for the waiting connection, and accepts
+    again once descriptors are free (display/listener.c)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        vnc_port = probe.getsockname()[1]
+    d = Display(str(tmp_path), ["--vnc-base-port", str(vnc_port)])
+    pid = d.proc.pid
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    held, extra = [], []
+    time.sleep(0.2)   # the display closes its end of the start-up `list`
+    try:
+        # three descriptors left: the control clients the display keeps take them
+        used = {int(fd) for fd in os.listdir(f"/proc/{pid}/fd")}
+        unused = [fd for fd in range(max(used) + 4) if fd not in used]
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (unused[2] + 1, hard))
+
+        def one_more_control_client():
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(d.control)
+            held.append(s)
+            time.sleep(0.1)
+            return "control socket: accept: Too many open files" in d.log_text()
+
+        wait_for("the control socket's accept failure", one_more_control_client)
+        guest = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        extra.append(guest)
+        guest.connect(d.socket)
+        extra.append(socket.create_connection(("127.0.0.1", vnc_port), timeout=5))
+        wait_for("the other accept failures", lambda: all(
+            what + ": accept: Too many open files" in d.log_text()
+            for what in ("display socket", "vnc screen")))
+        before = cpu_ticks(pid)
+        time.sleep(2)
+        assert cpu_ticks(pid) - before < 0.5 * os.sysconf("SC_CLK_TCK"), "the loop spins"
+        for s in held + extra:
+            s.close()
+        # still at the low limit, with the descriptors back
+        d.ok({"command": "list"})
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as guest:
+            guest.connect(d.socket)
+            wait_for("the display socket again",
+                     lambda: d.ok({"command": "list"})["connections"] == 1)
+        with socket.create_connection(("127.0.0.1", vnc_port), timeout=5) as viewer:
+            assert viewer.recv(12).startswith(b"RFB 003.")
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+        for s in held + extra:
+            s.close()
+    d.stop()

@@ -717,6 +717,7 @@ int pci_register(struct vm *vm, struct pci_device *dev, int devfn)
 	if (!err) {
 		dev->vm = vm;
 		dev->devfn = (uint8_t)devfn;
+		memcpy(dev->power_on, dev->config, sizeof(dev->power_on));
 		pb->devices[devfn] = dev;
 	}
 	pthread_mutex_unlock(&pb->lock);
@@ -742,18 +743,12 @@ static void pci_bus_reset(void *opaque)
 
 		if (!dev)
 			continue;
-		/* Decoding off and BARs cleared, as at power-on; the device
-		 * model resets its own registers in its own hook. */
-		cfg_set16(dev->config, PCI_COMMAND, 0);
-		for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
-			unsigned off = PCI_BASE_ADDRESS_0 + 4 * i;
-
-			if (dev->bars[i].type == PCI_BAR_NONE)
-				continue;
-			cfg_set32(dev->config, off, cfg_get32(dev->config, off) & ~cfg_get32(dev->wmask, off));
-			if (dev->bars[i].type == PCI_BAR_MEM64)
-				cfg_set32(dev->config, off + 4, 0);
-		}
+		/* Every register as at power-on: decoding off, BARs cleared,
+		 * and the chipset's own, such as the i440FX's PAM registers
+		 * (SeaBIOS copies itself into shadow RAM only when PAM says
+		 * it is not there yet). The device model resets the state
+		 * behind its registers in its own hook. */
+		memcpy(dev->config, dev->power_on, sizeof(dev->config));
 		pci_bars_update(dev);
 		if (dev->msix) {
 			cfg_set16(dev->config, dev->msix->cap + MSIX_CAP_FLAGS,

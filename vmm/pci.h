@@ -89,6 +89,7 @@ struct pci_device {
 	uint8_t config[PCI_CONFIG_SIZE];
 	uint8_t wmask[PCI_CONFIG_SIZE];     /* bits the guest may change */
 	uint8_t w1cmask[PCI_CONFIG_SIZE];   /* bits a guest 1 clears */
+	uint8_t power_on[PCI_CONFIG_SIZE];  /* config as registered: what a reset puts back */
 	uint8_t cap_next;                   /* where the next capability goes */
 	uint8_t *cap_link;                  /* the last capability's next field */
 	struct pci_bar bars[PCI_NUM_BARS];

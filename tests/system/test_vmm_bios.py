@@ -5,7 +5,8 @@ i440FX/PIIX machine.
     screendump matches a golden image (tests/system/golden/) within a
     tolerance.
 (b) An IDE disk made bootable with Debian's syslinux boots Debian's kernel
-    through the BIOS; its init reports ata_piix and the disk, ACPI with no
+    through the BIOS; Linux restarts the machine and it boots again through
+    SeaBIOS (as Windows restarts); its init then reports ata_piix and the disk, ACPI with no
     errors, a bochs framebuffer on the std-VGA, PS/2 keyboard and mouse,
     our SMBIOS tables as Linux read them (maker, model, --uuid, the RAM
     and the CPUs), and powers off through ACPI S5 (duet-vmm exits 0).
@@ -77,6 +78,17 @@ def test_seabios_boot_menu_on_vga():
 
 
 GUEST = r"""
+# The first boot restarts the machine from Linux (the reset register, as
+# Windows restarts after an update) and leaves a mark in the disk's last
+# sector, outside the FAT; the second boot reports and powers off.
+mark=$(dd if=/dev/sda bs=512 skip=131071 count=1 2>/dev/null | head -c 13)
+if [ "$mark" != "duet-rebooted" ]; then
+    printf 'duet-rebooted' | dd of=/dev/sda bs=512 seek=131071 conv=notrunc 2>/dev/null
+    sync
+    echo "guest: restarting the machine"
+    reboot -f
+fi
+echo "guest: booted again after the restart"
 # psmouse probes the AUX port in the background: give it a moment.
 for i in $(seq 1 50); do grep -q 'PS/2' /proc/bus/input/devices && break; sleep 0.1; done
 echo "guest: ata_piix=$(grep -c '^ata_piix ' /proc/modules) disk=$(cat /sys/block/sda/size 2>/dev/null)"
@@ -148,6 +160,10 @@ def test_ide_disk_boots_linux_through_seabios():
     assert_ok(r)
     serial = r.files["serial.log"].decode(errors="replace")
     detail = "\n--- guest serial ---\n" + serial[-3000:]
+    assert "guest: restarting the machine" in serial, detail
+    assert "guest: booted again after the restart" in serial, \
+        "SeaBIOS did not come back after Linux reset the machine" + detail
+    assert serial.count("SeaBIOS (version") == 2, detail
     assert "guest: ata_piix=1 disk=131072" in serial, detail
     assert "guest: acpi-errors=0" in serial and "guest: acpi=3" in serial, detail
     assert "guest: fb=bochs" in serial, detail

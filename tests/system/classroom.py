@@ -33,6 +33,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from rig import rig_debug_args, rig_fault
+
 REPO = Path(__file__).resolve().parents[2]
 NETBOOT = REPO / "build" / "netboot"
 DUET = REPO / "build" / "bin" / "duet"
@@ -41,6 +43,16 @@ QEMU = os.environ.get("DUET_RIG_QEMU", "qemu-system-x86_64")
 
 class ClassroomError(Exception):
     pass
+
+
+class PCEnded(ClassroomError):
+    """The PC's QEMU ended while the test needed it. `fault` is set when its
+    emulated machine failed (rig.rig_fault: a triple fault of the rig's own
+    kernel, a crash of QEMU), which nothing duet runs in it can cause."""
+
+    def __init__(self, message: str, fault: str | None):
+        super().__init__(message)
+        self.fault = fault
 
 
 def run(*argv, check=True, **kw):
@@ -353,7 +365,7 @@ class PC:
                 "-serial", f"file:{self.serial}",
                 "-chardev", f"socket,id=sh,path={self.sh_path},server=on,wait=off",
                 "-serial", "chardev:sh",
-                "-monitor", f"unix:{self.mon_path},server,nowait"]
+                "-monitor", f"unix:{self.mon_path},server,nowait", *rig_debug_args(self.work)]
         argv += ["-display", "none"] + (["-vnc", f"127.0.0.1:{self.vnc}"] if self.vnc is not None else [])
         (self.work / "qemu.cmd").write_text(" ".join(argv) + "\n")
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
@@ -370,6 +382,16 @@ class PC:
         if self in self.server.pcs:
             self.server.pcs.remove(self)
 
+    def ended(self) -> PCEnded | None:
+        """A PCEnded saying how, if the PC's QEMU has ended; else None."""
+        if self.proc is None or self.proc.poll() is None:
+            return None
+        fault = rig_fault(self.work, self.proc.returncode)
+        out = (self.work / "qemu.log").read_text(errors="replace").strip()
+        return PCEnded(f"the PC's QEMU ended (status {self.proc.returncode})"
+                       + (f": {fault}" if fault else "") + (f"\n{out[-1000:]}" if out else "")
+                       + f"\n{self.tail()}", fault)
+
     def console(self) -> str:
         try:
             return self.serial.read_bytes().decode(errors="replace").replace("\r", "")
@@ -385,9 +407,9 @@ class PC:
             m = re.search(pattern, self.console())
             if m:
                 return m
-            if self.proc.poll() is not None:
-                raise ClassroomError(f"the PC's QEMU ended ({self.proc.returncode}) waiting for "
-                                     f"{pattern!r}\n{self.tail()}")
+            ended = self.ended()
+            if ended:
+                raise ended
             time.sleep(0.5)
         raise ClassroomError(f"no {pattern!r} on the PC's console after {timeout:.0f} s\n{self.tail()}")
 
@@ -429,7 +451,10 @@ class PC:
             self.sh.sendall(b"stty -echo -onlcr 2>/dev/null; PS1=''; PS2=''\n")
             self._read_until(None, 2)
         mark = f"__done_{time.monotonic_ns()}__"
-        self.sh.sendall(f"{command}\necho {mark}\n".encode())
+        try:
+            self.sh.sendall(f"{command}\necho {mark}\n".encode())
+        except OSError as e:
+            raise self.ended() or ClassroomError(f"the PC's debug shell: {e}") from None
         return self._read_until(mark, timeout)
 
     def _read_until(self, mark: str | None, timeout: float) -> str:
@@ -442,11 +467,12 @@ class PC:
             except socket.timeout:
                 continue
             if not chunk:
-                raise ClassroomError("the PC's debug shell closed")
+                raise self.ended() or ClassroomError("the PC's debug shell closed")
             buf += chunk
             text = buf.decode(errors="replace").replace("\r", "")
             if mark and f"{mark}\n" in text:
                 return text.split(f"{mark}\n", 1)[0]
         if mark:
-            raise ClassroomError(f"the PC's debug shell did not answer in {timeout} s: {buf[-500:]!r}")
+            raise self.ended() or ClassroomError(
+                f"the PC's debug shell did not answer in {timeout} s: {buf[-500:]!r}")
         return buf.decode(errors="replace")

@@ -34,6 +34,7 @@ import re
 import secrets
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -71,9 +72,11 @@ class RigError(Exception):
     got as far as reporting a status (e.g. after a command timeout).
     """
 
-    def __init__(self, message: str, serial: str = "", result: "RigResult | None" = None):
+    def __init__(self, message: str, serial: str = "", result: "RigResult | None" = None,
+                 fault: str | None = None):
         self.serial = serial
         self.result = result
+        self.fault = fault  # rig_fault(): the emulated machine failed, not what ran in it
         super().__init__(message + "\n" + format_tail(serial))
 
 
@@ -365,6 +368,26 @@ def _run_qemu(argv, errf, serial_path: Path, nonce: str, timeout: int) -> int:
 # while: under TCG on a busy host the emulator starves a vCPU thread, the
 # rig as a whole hangs, and nothing of the command's own behaviour is seen.
 RIG_STALL = re.compile(r"soft lockup - CPU#\d+ stuck|rcu: INFO: rcu_\w+ (self-)?detected stall")
+# QEMU's own debug log (-d cpu_reset -D FILE, RIG_DEBUG_ARGS) names a triple
+# fault of the rig's machine: with -no-reboot QEMU then just ends, silently.
+# Nothing run in the rig as a user process can do that to its kernel.
+RIG_DEBUG_LOG = "qemu-debug.log"
+
+
+def rig_debug_args(workdir: Path) -> list[str]:
+    return ["-d", "cpu_reset,guest_errors", "-D", str(Path(workdir) / RIG_DEBUG_LOG)]
+
+
+def rig_fault(workdir: Path, returncode: int | None) -> str | None:
+    """What failed in the rig's emulated machine itself, outside anything it
+    runs: a triple fault of its kernel, or QEMU ended by a signal it was not
+    sent by the test (a crash of the emulator). None if neither."""
+    log = _read_text(Path(workdir) / RIG_DEBUG_LOG)
+    if "Triple fault" in log:
+        return "the rig's machine triple-faulted (QEMU's debug log); QEMU ended with -no-reboot"
+    if returncode is not None and returncode < 0 and returncode != -signal.SIGKILL:
+        return f"QEMU itself died of signal {-returncode}"
+    return None
 
 
 def run_rig(command: str, files: dict | None = None, binaries: list | None = None,
@@ -398,10 +421,13 @@ def run_rig(command: str, files: dict | None = None, binaries: list | None = Non
         return _run_rig_once(*args)
     except RigError as e:
         stall = RIG_STALL.search(e.serial or "")
-        if not stall:
+        if stall:
+            why = f"the rig's kernel reported a stalled CPU ({stall.group(0)})"
+        elif e.fault:
+            why = e.fault
+        else:
             raise
-        print(f"rig: the rig's kernel reported a stalled CPU ({stall.group(0)}); "
-              "booting it once more", file=sys.stderr)
+        print(f"rig: {why}; booting it once more", file=sys.stderr)
         return _run_rig_once(*args)
 
 
@@ -427,7 +453,7 @@ def _run_rig_once(command: str, files: dict | None, binaries: list | None, timeo
             "-kernel", str(kernel), "-initrd", str(initrd),
             "-append", f"console=ttyS0 panic=-1 rdinit=/init {cmdline}".strip(),
             "-serial", f"file:{serial_path}", "-serial", f"file:{out_path}",
-            *(qemu_args or []),
+            *rig_debug_args(workdir), *(qemu_args or []),
         ]
         (workdir / "qemu.cmd").write_text(shlex.join(argv) + "\n")
         start = time.monotonic()
@@ -455,8 +481,9 @@ def _run_rig_once(command: str, files: dict | None, binaries: list | None, timeo
         m = re.search(rf"{MARK}-STATUS:{nonce}:(\d+):(\d)", serial)
         if not m:
             why = f"QEMU exited with status {rc}" + (f": {qerr}" if qerr else "")
-            raise RigError(f"rig: no exit status from the guest ({why}; guest crashed or "
-                           f"powered off early?) command {command!r}", serial)
+            fault = rig_fault(workdir, rc)
+            raise RigError(f"rig: no exit status from the guest ({fault or why}; guest crashed "
+                           f"or powered off early?) command {command!r}", serial, fault=fault)
         result = RigResult(command=command, status=int(m.group(1)), serial=serial,
                            duration=duration, timed_out=m.group(2) == "1")
         result.files = _decode_out(_read_text(out_path), nonce, serial)

@@ -175,7 +175,7 @@ with tempfile.TemporaryDirectory() as work:
     def boots() -> int:
         text = open(serial, "rb").read().decode(errors="replace") if os.path.exists(serial) else ""
         # (SeaBIOS's serial console may still be drawing the dots)
-        return len(re.findall(r"Booting from Hard Disk\.*B", text))
+        return len(re.findall(r"Booting from Hard Disk\.*\s*B", text))
 
     def wait_boots(n, seconds=60):
         end = time.time() + seconds

@@ -243,6 +243,13 @@ static void vcpu_dump(struct vcpu *vcpu, const char *why)
 		log_error("vCPU %u: %s", vcpu->index, why);
 		return;
 	}
+	/* On AMD, KVM answers a shutdown by putting the vCPU through INIT
+	 * before it exits: the registers are then the reset vector's. */
+	if (sregs.cs.selector == 0xf000 && regs.rip == 0xfff0) {
+		log_error("vCPU %u: %s (where is not known: KVM had already put the vCPU "
+			  "through INIT)", vcpu->index, why);
+		return;
+	}
 	log_error("vCPU %u: %s at cs=%04x rip=%llx (rsp=%llx rax=%llx cr0=%llx efer=%llx)",
 		  vcpu->index, why, sregs.cs.selector, (unsigned long long)regs.rip,
 		  (unsigned long long)regs.rsp, (unsigned long long)regs.rax,

@@ -97,4 +97,4 @@ while :; do sleep 3600; done
 def make_windows_standin(dest: Path) -> None:
     initrd = build_initrd(STANDIN, ["ata_piix", "sd_mod", "bochs", "psmouse", "e1000"])
     make_syslinux_disk(dest, guest_kernel(), initrd,
-                       "console=ttyS0 quiet panic=-1 vt.global_cursor_default=0")
+                       "console=ttyS0 panic=-1 vt.global_cursor_default=0")

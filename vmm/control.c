@@ -26,6 +26,10 @@
 /* A request line longer than this is refused and the client dropped. */
 #define CONTROL_LINE_MAX 4096
 #define CONTROL_MAX_CLIENTS 16
+/* How long pause and cpus wait for the vCPUs to leave the guest: a vCPU in
+ * a device call that does not return (a disk waiting for its server) must
+ * not stop the control socket, nor the rest of the VMM, with it. */
+#define CONTROL_PAUSE_MS 2000
 
 struct control;
 
@@ -86,12 +90,29 @@ static json_t *control_cpus(struct vm *vm)
 	if (atomic_load(&vm->stopping))
 		return control_error("%s", "the guest is stopping");
 	if (!was_paused)
-		vm_pause(vm);
+		vm_pause(vm, CONTROL_PAUSE_MS);
 	for (unsigned i = 0; i < vm->ncpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
 		struct vcpu_state st;
 		char rip[24], rsp[24], cr3[24], mmio[24];
-		int err = vcpu_read_state(&vm->vcpus[i], &st);
+		int err;
 
+		if (!vm_vcpu_parked(vm, i)) {
+			/* its thread is in duet-vmm, not in the guest: the exit
+			 * counts and the last port say which device it called */
+			snprintf(mmio, sizeof(mmio), "%#llx",
+				 (unsigned long long)atomic_load(&vcpu->last_mmio_addr));
+			json_array_append_new(
+				list, json_pack("{s:i, s:s, s:{s:I, s:I, s:I, s:i, s:s}}", "cpu", (int)i,
+						"state", "in a device call",
+						"exits", "total", (json_int_t)atomic_load(&vcpu->exits),
+						"io", (json_int_t)atomic_load(&vcpu->io_exits),
+						"mmio", (json_int_t)atomic_load(&vcpu->mmio_exits),
+						"last_io_port", (int)atomic_load(&vcpu->last_io_port),
+						"last_mmio", mmio));
+			continue;
+		}
+		err = vcpu_read_state(vcpu, &st);
 		if (err) {
 			json_array_append_new(list, json_pack("{s:i, s:s}", "cpu", (int)i, "error",
 							      strerror(-err)));
@@ -162,8 +183,10 @@ static json_t *control_execute(struct control *ctl, const char *line, int *passe
 	if (!strcmp(name, "status")) {
 		reply = control_status(ctl);
 	} else if (!strcmp(name, "pause")) {
-		vm_pause(vm);
-		reply = control_status(ctl);
+		reply = vm_pause(vm, CONTROL_PAUSE_MS)
+				? control_error("%s", "a vCPU is still in a device call (see cpus); it "
+						      "stops when the call returns")
+				: control_status(ctl);
 	} else if (!strcmp(name, "resume")) {
 		vm_resume(vm);
 		reply = control_status(ctl);

@@ -439,7 +439,7 @@ static void *vcpu_thread(void *arg)
 
 	while (!atomic_load(&vm->stopping)) {
 		if (atomic_load(&vm->paused)) {
-			vm_park_vcpu(vm);
+			vm_park_vcpu(vm, vcpu);
 			continue;
 		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {

@@ -214,7 +214,12 @@ int vm_create(struct vm *vm, const struct vm_config *config)
 	vm->kvm_fd = vm->vm_fd = vm->serial_fd = vm->stop_fd = -1;
 	vm->mem.fd = -1;
 	pthread_mutex_init(&vm->stop_lock, NULL);
-	pthread_cond_init(&vm->parked_cond, NULL);
+	pthread_condattr_t monotonic;
+
+	pthread_condattr_init(&monotonic);
+	pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC); /* vm_pause's deadline */
+	pthread_cond_init(&vm->parked_cond, &monotonic);
+	pthread_condattr_destroy(&monotonic);
 	pthread_cond_init(&vm->resume_cond, NULL);
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
@@ -369,26 +374,50 @@ void vm_stop(struct vm *vm, enum vm_stop_reason reason, int status)
 		log_error("cannot signal the guest's stop: %s", strerror(errno));
 }
 
-void vm_park_vcpu(struct vm *vm)
+void vm_park_vcpu(struct vm *vm, struct vcpu *vcpu)
 {
 	pthread_mutex_lock(&vm->stop_lock);
 	vm->parked++;
+	vcpu->parked = 1;
 	pthread_cond_broadcast(&vm->parked_cond);
 	while (atomic_load(&vm->paused) && !atomic_load(&vm->stopping))
 		pthread_cond_wait(&vm->resume_cond, &vm->stop_lock);
 	vm->parked--;
+	vcpu->parked = 0;
 	pthread_mutex_unlock(&vm->stop_lock);
 }
 
-void vm_pause(struct vm *vm)
+int vm_pause(struct vm *vm, unsigned timeout_ms)
 {
+	struct timespec deadline;
+	int err = 0;
+
 	atomic_store(&vm->paused, 1);
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
 	pthread_mutex_lock(&vm->stop_lock);
-	while (vm->parked < vm->ncpus && !atomic_load(&vm->stopping))
-		pthread_cond_wait(&vm->parked_cond, &vm->stop_lock);
+	while (vm->parked < vm->ncpus && !atomic_load(&vm->stopping) && err != ETIMEDOUT)
+		err = pthread_cond_timedwait(&vm->parked_cond, &vm->stop_lock, &deadline);
+	err = vm->parked < vm->ncpus && !atomic_load(&vm->stopping) ? -ETIMEDOUT : 0;
 	pthread_mutex_unlock(&vm->stop_lock);
+	return err;
+}
+
+int vm_vcpu_parked(struct vm *vm, unsigned index)
+{
+	int parked;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	parked = vm->vcpus[index].parked;
+	pthread_mutex_unlock(&vm->stop_lock);
+	return parked;
 }
 
 void vm_resume(struct vm *vm)

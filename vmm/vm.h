@@ -36,6 +36,7 @@ struct vcpu {
 	_Atomic uint64_t exits, io_exits, mmio_exits;
 	_Atomic uint32_t last_io_port;
 	_Atomic uint64_t last_mmio_addr;
+	int parked; /* in vm_park_vcpu; guarded by the VM's stop_lock */
 };
 
 /* Why a guest stopped; duet-vmm's exit status follows from it. */
@@ -135,12 +136,18 @@ void vm_request_reset(struct vm *vm);
  * ends with status 0. Safe from any thread. */
 void vm_request_poweroff(struct vm *vm);
 
-/* vm_pause: take every vCPU out of the guest and keep it out; returns
- * once all are parked. vm_resume lets them go on. */
-void vm_pause(struct vm *vm);
+/* vm_pause: take every vCPU out of the guest and keep it out; returns 0
+ * once all are parked, or -ETIMEDOUT after timeout_ms when one is still
+ * inside duet-vmm (a device call that has not returned, such as a disk
+ * read waiting for its server): that one parks when the call returns.
+ * vm_resume lets them go on. */
+int vm_pause(struct vm *vm, unsigned timeout_ms);
 void vm_resume(struct vm *vm);
 /* vcpu side of pausing: park while vm->paused (called by the run loop). */
-void vm_park_vcpu(struct vm *vm);
+void vm_park_vcpu(struct vm *vm, struct vcpu *vcpu);
+/* vm_vcpu_parked: whether vCPU `index` is parked (out of the guest and out
+ * of any device call), so that its registers can be read. */
+int vm_vcpu_parked(struct vm *vm, unsigned index);
 
 /* Extra guest-physical mappings beyond RAM: firmware ROM, VGA memory.
  * Slots 0..MEM_MAX_REGIONS-1 are RAM's. */

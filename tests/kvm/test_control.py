@@ -10,6 +10,7 @@ Usage: test_control.py DUET_VMM GUEST_BUILD_DIR
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -199,6 +200,61 @@ with tempfile.TemporaryDirectory() as work:
     err = p.stderr.read()
     check("no triple fault after the resets, no sanitizer report",
           "triple" not in err and "Sanitizer" not in err, err[-800:])
+
+    # A guest whose disk server has stopped answering (SIGSTOP): the IDE
+    # read waits off the vCPU thread, so cpus answers at once and shows
+    # the BIOS polling the drive's status port, and the guest goes on
+    # once the server does.
+    nsock = os.path.join(work, "nbd.sock")
+    server = subprocess.Popen(["qemu-nbd", "-k", nsock, "-t", "-r", "-x", "boot", "-f", "raw",
+                               disk], stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if os.path.exists(nsock):
+            break
+        time.sleep(0.05)
+    os.unlink(serial)
+    p = subprocess.Popen([vmm, "--bios", "--boot-menu", "--memory", "64M", "--disk",
+                          f"nbd+unix:///boot?socket={nsock},ro", "--boot", "disk",
+                          "--control", sock, "--serial", serial],
+                         stderr=subprocess.PIPE, text=True)
+    for _ in range(200):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.05)
+    server.send_signal(signal.SIGSTOP)      # before SeaBIOS reads the disk (after its menu)
+    end = time.time() + 60
+    while time.time() < end and "Booting from Hard Disk" not in \
+            open(serial, "rb").read().decode(errors="replace"):
+        time.sleep(0.2)
+    time.sleep(1)
+    c = Client(sock)
+    c.s.settimeout(10)
+    started = time.time()
+    r = c.cmd("cpus")
+    took = time.time() - started
+    cpu = r["cpus"][0] if r and r.get("ok") and r.get("cpus") else {}
+    io = cpu.get("exits", {}).get("io", 0)
+    check("cpus answers while the disk waits: the BIOS polls the IDE status port",
+          took < 8 and cpu.get("mode") == "real"
+          and cpu.get("exits", {}).get("last_io_port") == 0x1f7, f"{took:.1f} s: {r}")
+    time.sleep(0.5)
+    r = c.cmd("cpus")
+    check("... and goes on polling it",
+          r and r["cpus"][0]["exits"]["io"] > io and r["cpus"][0]["exits"]["last_io_port"] == 0x1f7,
+          r)
+    r = c.cmd("status")
+    check("status answers meanwhile", r and r.get("ok"), r)
+    server.send_signal(signal.SIGCONT)
+    check("the guest boots once the server answers again", wait_boots(1),
+          open(serial, "rb").read()[-300:])
+    c.cmd("quit")
+    try:
+        p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+    server.kill()
+    err = p.stderr.read()
+    check("no sanitizer report after the wait", "Sanitizer" not in err, err[-800:])
 
 print(f"control: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

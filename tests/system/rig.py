@@ -395,9 +395,10 @@ def run_rig(command: str, files: dict | None = None, binaries: list | None = Non
             memory: str = "1G", smp: int = 2, qemu_args: list[str] | None = None,
             env: dict[str, str] | None = None, cmdline: str = "") -> RigResult:
     """Boot the rig, run `command` (busybox sh) in it, return a RigResult.
-    A run that fails while the rig's kernel reports a stalled CPU
-    (RIG_STALL) is booted once more, and says so on stderr; the second
-    run's result stands, whatever it is.
+    A run that fails because the rig's machine itself failed (its kernel
+    reports a stalled CPU, RIG_STALL; it triple-faulted or QEMU died,
+    rig_fault) is booted once more, and says so on stderr; the second run's
+    result stands, whatever it is.
 
     files     {guest path: host path (file or directory) or bytes content}
     binaries  host programs copied to the guest's /bin, plus the shared

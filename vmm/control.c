@@ -94,7 +94,8 @@ static json_t *control_cpus(struct vm *vm)
 	for (unsigned i = 0; i < vm->ncpus; i++) {
 		struct vcpu *vcpu = &vm->vcpus[i];
 		struct vcpu_state st;
-		char rip[24], rsp[24], cr3[24], mmio[24];
+		char rip[24], rsp[24], cr3[24], mmio[24], code[2 * sizeof(st.code) + 1];
+		json_t *one;
 		int err;
 
 		if (!vm_vcpu_parked(vm, i)) {
@@ -122,9 +123,9 @@ static json_t *control_cpus(struct vm *vm)
 		snprintf(rsp, sizeof(rsp), "%#llx", (unsigned long long)st.rsp);
 		snprintf(cr3, sizeof(cr3), "%#llx", (unsigned long long)st.cr3);
 		snprintf(mmio, sizeof(mmio), "%#llx", (unsigned long long)st.last_mmio_addr);
-		json_array_append_new(
-			list,
-			json_pack("{s:i, s:s, s:s, s:i, s:s, s:s, s:s, s:b, s:b, "
+		for (unsigned b = 0; b < sizeof(st.code); b++)
+			snprintf(code + 2 * b, sizeof(code) - 2 * b, "%02x", st.code[b]);
+		one = json_pack("{s:i, s:s, s:s, s:i, s:s, s:s, s:s, s:b, s:b, "
 				  "s:{s:I, s:I, s:b, s:I, s:I}, s:i, s:i, s:b, s:b, "
 				  "s:{s:I, s:I, s:I, s:i, s:s}}",
 				  "cpu", (int)i, "state", st.mp_state, "mode", st.mode,
@@ -139,7 +140,10 @@ static json_t *control_cpus(struct vm *vm)
 				  "interrupt_pending", st.interrupt_pending, "nmi_pending", st.nmi_pending,
 				  "exits", "total", (json_int_t)st.exits, "io", (json_int_t)st.io_exits,
 				  "mmio", (json_int_t)st.mmio_exits, "last_io_port",
-				  (int)st.last_io_port, "last_mmio", mmio));
+				  (int)st.last_io_port, "last_mmio", mmio);
+		if (one && st.has_code)
+			json_object_set_new(one, "code", json_string(code));
+		json_array_append_new(list, one);
 	}
 	if (!was_paused)
 		vm_resume(vm);

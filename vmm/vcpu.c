@@ -359,6 +359,8 @@ int vcpu_read_state(struct vcpu *vcpu, struct vcpu_state *st)
 	st->mmio_exits = atomic_load_explicit(&vcpu->mmio_exits, memory_order_relaxed);
 	st->last_io_port = atomic_load_explicit(&vcpu->last_io_port, memory_order_relaxed);
 	st->last_mmio_addr = atomic_load_explicit(&vcpu->last_mmio_addr, memory_order_relaxed);
+	st->has_code = !st->paging &&
+		       mem_read(&vcpu->vm->mem, sregs.cs.base + regs.rip, st->code, sizeof(st->code)) == 0;
 	return 0;
 }
 

@@ -31,6 +31,10 @@ struct vcpu_state {
 	int interrupt_pending, nmi_pending;
 	uint64_t exits, io_exits, mmio_exits, last_mmio_addr;
 	uint32_t last_io_port;
+	/* the 16 bytes at CS:RIP, when paging is off (the address is then
+	 * the physical one) and they are in RAM */
+	uint8_t code[16];
+	int has_code;
 };
 /* vcpu_read_state: 0, or -errno when KVM would not say. */
 int vcpu_read_state(struct vcpu *vcpu, struct vcpu_state *st);

@@ -61,6 +61,18 @@ def start(work, tag):
     return p, sock, serial
 
 
+def quit_vmm(c, p):
+    """`quit` on the control socket: duet-vmm's exit status ("hung" if it
+    had to be killed after 30 s) and its stderr."""
+    c.cmd("quit")
+    try:
+        status = p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        status = "hung"
+    return status, p.stderr.read()
+
+
 def serial_len(path):
     return os.path.getsize(path) if os.path.exists(path) else 0
 
@@ -146,13 +158,7 @@ with tempfile.TemporaryDirectory() as work:
     check("reset starts the guest again", open(serial).read().count("waiting for the power button") == 2)
     r = c.cmd("status")
     check("status counts the restart", r and r["restarts"] == 1, r)
-    r = c.cmd("quit")
-    try:
-        status = p.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        status = "hung"
-    err = p.stderr.read()
+    status, err = quit_vmm(c, p)
     check("quit ends duet-vmm with status 0, no sanitizer report",
           status == 0 and "Sanitizer" not in err, f"status {status}; stderr: {err[-800:]}")
 
@@ -193,12 +199,7 @@ with tempfile.TemporaryDirectory() as work:
         check(f"reset {n - 1} of a halted BIOS guest is accepted", r and r["ok"], r)
         check(f"SeaBIOS POSTs and boots the disk again after reset {n - 1}", wait_boots(n),
               open(serial, "rb").read()[-300:])
-    c.cmd("quit")
-    try:
-        p.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        p.kill()
-    err = p.stderr.read()
+    _, err = quit_vmm(c, p)
     check("no triple fault after the resets, no sanitizer report",
           "triple" not in err and "Sanitizer" not in err, err[-800:])
 
@@ -250,13 +251,8 @@ with tempfile.TemporaryDirectory() as work:
     server.send_signal(signal.SIGCONT)
     check("the guest boots once the server answers again", wait_boots(1),
           open(serial, "rb").read()[-300:])
-    c.cmd("quit")
-    try:
-        p.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        p.kill()
+    _, err = quit_vmm(c, p)
     server.kill()
-    err = p.stderr.read()
     check("no sanitizer report after the wait", "Sanitizer" not in err, err[-800:])
 
 print(f"control: {passed} passed, {failed} failed")
